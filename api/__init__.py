@@ -1,0 +1,1 @@
+"""The gridgov web service (installed as ``gridgov_api``; see README "Layout")."""

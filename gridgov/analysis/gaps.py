@@ -1,0 +1,128 @@
+"""Gaps: one ranked list of compounds needing action, with the rules each breaks and a priority
+score whose parts are shown.
+
+Score parts (points), chosen so that an uncovered compound outranks any under-covered one of the
+same size and distance matters less than people:
+- ``score_uncovered``: 100 + households / 10 when no organization covers the compound;
+- ``score_shortfall``: 2 × members missing to meet the thresholds (under-covered or uncovered);
+- ``score_distance``: 1 per 200 m that the farthest office lies beyond ``far_m``;
+- ``score_access``: 1 per 100 m walked beyond the target life circle (settings.access_target,
+  default the 10-minute circle, 500 m), × households / 500;
+- ``score_fragmented``: 5 per organization beyond ``max_orgs``.
+
+Example:
+    >>> g = gaps(engine)
+    >>> g[["name", "priority", "reasons_zh"]].head()
+    >>> to_xlsx(g, "gaps.xlsx")                        # for officials
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine
+
+from gridgov.analysis._sql import connection
+from gridgov.analysis.access import access
+from gridgov.analysis.coverage import coverage
+from gridgov.settings import AnalysisSettings
+
+REASON_ZH = {
+    "uncovered": "未包联：没有机关党组织包联",
+    "under_covered": "力量不足：需增加{shortfall:.0f}名党员（每名党员{hpm:.0f}户）",
+    "far_assignment": "包联单位驻地过远（{far:.1f}公里）",
+    "fragmented": "包联单位过多（{orgs}个），责任分散",
+    "no_site_nearby": "不在新时代文明实践阵地{circle}生活圈内（步行约{walk:.0f}米）",
+}
+
+
+def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
+         counties: list[str] | None = None,
+         settings: AnalysisSettings | None = None) -> gpd.GeoDataFrame:
+    """Compounds that break at least one rule, highest priority first."""
+    s = settings or AnalysisSettings()
+    with connection(bind) as conn:
+        cov = coverage(conn, as_of, counties, s)
+        acc = access(conn, counties, s)
+    acc = pd.DataFrame(acc[acc["kind"] == "compound"][["code", "nearest_walk_m", "life_circle",
+                                                       "station_code"]])
+    g = cov.merge(acc, on="code", how="left")
+    g["shortfall"] = np.maximum(np.ceil(g["members_needed"] - g["members"] - 1e-9), 0)
+    uncovered = g["status"] == "uncovered"
+    under = g["status"] == "under_covered"
+    target = s.access_target_m
+    no_site = ~(g["nearest_walk_m"] <= target)  # NaN (no site at all) counts as a gap
+    fragmented = g["fragmented"].fillna(False).astype(bool)
+    far = g["far_assignment"].astype(bool)
+
+    g["score_uncovered"] = np.where(uncovered, 100 + g["households"] / 10, 0.0)
+    g["score_shortfall"] = np.where(uncovered | under, 2 * g["shortfall"], 0.0)
+    g["score_distance"] = np.where(far, (g["max_office_m"] - s.far_m) / 200, 0.0)
+    walk_excess = (g["nearest_walk_m"].fillna(target * 3) - target).clip(lower=0)
+    g["score_access"] = np.where(no_site, walk_excess / 100 * g["households"] / 500, 0.0)
+    g["score_fragmented"] = np.where(fragmented, 5 * (g["orgs"] - s.max_orgs), 0.0)
+    parts = ["score_uncovered", "score_shortfall", "score_distance", "score_access",
+             "score_fragmented"]
+    g[parts] = g[parts].astype(float).round(2)
+    g["priority"] = g[parts].sum(axis=1).round(2)
+
+    rules, reasons = [], []
+    for i, row in g.iterrows():
+        r = []
+        if uncovered[i]:
+            r.append("uncovered")
+        if under[i]:
+            r.append("under_covered")
+        if far[i]:
+            r.append("far_assignment")
+        if fragmented[i]:
+            r.append("fragmented")
+        if no_site[i]:
+            r.append("no_site_nearby")
+        rules.append(r)
+        reasons.append("；".join(REASON_ZH[k].format(
+            shortfall=row["shortfall"], hpm=s.max_households_per_member,
+            far=(row["max_office_m"] or 0) / 1000, orgs=row["orgs"],
+            circle=s.access_target.replace("min", "分钟"),
+            walk=row["nearest_walk_m"] if pd.notna(row["nearest_walk_m"]) else float("nan"))
+            for k in r))
+    g["rules"] = rules
+    g["reasons_zh"] = reasons
+    out = g[g["rules"].map(len) > 0].sort_values(["priority", "households"],
+                                                 ascending=False)
+    out.insert(0, "rank", range(1, len(out) + 1))
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=4326)
+
+
+XLSX_COLUMNS = {
+    "rank": "排序", "code": "小区编码", "name": "小区名称", "community_name": "所属社区",
+    "township_name": "乡镇", "households": "户数", "orgs": "包联单位数", "members": "下沉党员数",
+    "shortfall": "党员缺口", "max_office_m": "最远驻地距离(米)", "nearest_walk_m": "至最近阵地步行(米)",
+    "priority": "优先级得分", "score_uncovered": "得分:未包联", "score_shortfall": "得分:力量缺口",
+    "score_distance": "得分:距离", "score_access": "得分:阵地可达", "score_fragmented": "得分:分散",
+    "reasons_zh": "问题说明", "orgs_zh": "包联单位",
+}
+
+
+def to_table(g: pd.DataFrame) -> pd.DataFrame:
+    """The gap list with Chinese headers, as officials read it (no geometry)."""
+    frame = pd.DataFrame(g)[list(XLSX_COLUMNS)].rename(columns=XLSX_COLUMNS)
+    for col in ("下沉党员数", "最远驻地距离(米)", "至最近阵地步行(米)"):
+        frame[col] = frame[col].astype(float).round(0 if "米" in col else 1)
+    return frame
+
+
+def to_xlsx(g: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        to_table(g).to_excel(writer, sheet_name="问题小区", index=False)
+        sheet = writer.sheets["问题小区"]
+        for col, width in zip("ABCDEFGHIJKLMNOPQRS", (6, 18, 18, 16, 10, 8, 10, 10, 8, 14, 14,
+                                                       10, 10, 10, 8, 10, 8, 60, 60)):
+            sheet.column_dimensions[col].width = width
+        sheet.freeze_panes = "C2"
+    return path

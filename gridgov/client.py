@@ -1,0 +1,94 @@
+"""The notebook facade: ``gg = gridgov.connect()``, then one call per analysis.
+
+Every method calls the same function the CLI and the API call, and returns a GeoDataFrame (or a
+DataFrame) that ``.explore()`` draws.
+
+Example:
+    >>> import gridgov
+    >>> gg = gridgov.connect()                 # GRIDGOV_DATABASE_URL, or pass a URL
+    >>> gg.coverage().explore(column="status")
+    >>> gg.gaps().head(10)
+    >>> gg.scenario([{"op": "end_assignment", "org_code": "141129-P001",
+    ...               "compound_code": "141129100001001"}]).kpi_diff
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Engine
+
+from gridgov.analysis import access as _access
+from gridgov.analysis import coverage as _coverage
+from gridgov.analysis import gaps as _gaps
+from gridgov.analysis import load as _load
+from gridgov.analysis import recommend as _recommend
+from gridgov.analysis import scenario as _scenario
+from gridgov.analysis.inventory import inventory
+from gridgov.settings import AnalysisSettings
+
+
+@dataclass
+class Gridgov:
+    engine: Engine
+    counties: list[str] | None = None
+    settings: AnalysisSettings = field(default_factory=AnalysisSettings)
+
+    def inventory(self, as_of: dt.date | None = None) -> dict:
+        return inventory(self.engine, self.counties, as_of)
+
+    def coverage(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
+        return _coverage.coverage(self.engine, as_of, self.counties, self.settings)
+
+    def rollup(self, level: str = "community", as_of: dt.date | None = None) -> pd.DataFrame:
+        return _coverage.rollup(self.coverage(as_of), level)
+
+    def kpis(self, as_of: dt.date | None = None) -> dict:
+        return _coverage.kpis(self.coverage(as_of))
+
+    def org_load(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
+        return _load.org_load(self.engine, as_of, self.counties)
+
+    def access(self, detour_factor: float | None = None) -> gpd.GeoDataFrame:
+        return _access.access(self.engine, self.counties, self.settings, detour_factor)
+
+    def detour_sensitivity(self, factors=(1.2, 1.3, 1.4)) -> pd.DataFrame:
+        return _access.detour_sensitivity(self.engine, factors, self.counties, self.settings)
+
+    def gaps(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
+        return _gaps.gaps(self.engine, as_of, self.counties, self.settings)
+
+    def recommend_assignments(self, as_of: dt.date | None = None, k: int | None = 20
+                              ) -> gpd.GeoDataFrame:
+        return _recommend.recommend_assignments(self.engine, as_of, self.counties, k,
+                                                self.settings)
+
+    def recommend_sites(self, n_sites: int = 3) -> gpd.GeoDataFrame:
+        return _recommend.recommend_sites(self.engine, n_sites, self.counties,
+                                          settings=self.settings)
+
+    def scenario(self, changes: list[dict] | str, as_of: dt.date | None = None
+                 ) -> _scenario.ScenarioResult:
+        """Evaluate changes (or a saved scenario, by name) without touching live data."""
+        if isinstance(changes, str):
+            changes, saved_as_of = _scenario.load_scenario(self.engine, changes)
+            as_of = as_of or saved_as_of
+        return _scenario.scenario(self.engine, changes, as_of, self.counties, self.settings)
+
+    def save_scenario(self, name: str, changes: list[dict], description: str | None = None,
+                      as_of: dt.date | None = None) -> None:
+        _scenario.save_scenario(self.engine, name, changes, description, as_of)
+
+    def scenarios(self) -> pd.DataFrame:
+        return _scenario.list_scenarios(self.engine)
+
+
+def connect(url: str | None = None, counties: list[str] | None = None,
+            settings: AnalysisSettings | None = None) -> Gridgov:
+    """Connect to the store (``GRIDGOV_DATABASE_URL`` by default)."""
+    from gridgov.db import connect_engine
+
+    return Gridgov(connect_engine(url), counties, settings or AnalysisSettings())

@@ -1,0 +1,46 @@
+"""Engines for the PostGIS store."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine, text
+
+from gridgov.errors import StoreUnavailable
+from gridgov.settings import DatabaseSettings
+
+
+def make_engine(url: str | None = None, settings: DatabaseSettings | None = None) -> Engine:
+    """A new engine for ``url`` (default: ``GRIDGOV_DATABASE_URL``)."""
+    settings = settings or DatabaseSettings()
+    url = url or settings.database_url
+    connect_args = {"connect_timeout": 5}
+    if settings.statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
+    return create_engine(
+        url,
+        pool_size=settings.pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+@lru_cache(maxsize=8)
+def _cached_engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def connect_engine(url: str | None = None) -> Engine:
+    """A shared engine for ``url``, checked to answer (raises :class:`StoreUnavailable`)."""
+    url = url or DatabaseSettings().database_url
+    engine = _cached_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # psycopg2 raises several types; all mean "not reachable".
+        raise StoreUnavailable(
+            f"cannot reach the PostGIS store at {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}. "
+            "Start it with scripts/up, or set GRIDGOV_DATABASE_URL."
+        ) from exc
+    return engine

@@ -1,0 +1,50 @@
+"""Domain exceptions. The API maps each to an HTTP status in one table; the CLI prints them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GridgovError(Exception):
+    """Base class of every error gridgov raises on purpose."""
+
+
+class StoreUnavailable(GridgovError):
+    """The PostGIS store cannot be reached."""
+
+
+class NotFound(GridgovError):
+    """A named record, layer or file does not exist."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as we can."""
+
+    file: str
+    row: int | None  # 1-based data row (header excluded); None for file-level problems
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.field:
+            where += f", field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+class InputError(GridgovError):
+    """Bad input: the whole operation was refused and nothing was written.
+
+    ``problems`` lists every problem found (not only the first), each naming file, row and field.
+    """
+
+    def __init__(self, problems: list[Problem], report_path: str | None = None):
+        self.problems = problems
+        self.report_path = report_path
+        head = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        report = f"; rejected rows written to {report_path}" if report_path else ""
+        super().__init__(f"{head}{more}{report}. Nothing was written.")

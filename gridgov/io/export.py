@@ -1,0 +1,146 @@
+"""Export layers to GeoPackage, Shapefile, GeoJSON, XLSX and CSV.
+
+Containers (``.gpkg``, ``.xlsx``) hold one layer or sheet per table. Folder formats (``shp``,
+``geojson``, ``csv``) write one file per layer; tables without geometry (members, assignments,
+work groups, key tasks) are written as CSV beside the spatial files. Text files are UTF-8 with a BOM
+so that Excel and WPS open Chinese text correctly; Shapefiles get a ``.cpg`` saying UTF-8 and
+≤10-character field names that the importer maps back. Geometry in CSV/XLSX is full-precision WKT.
+Everything is written to a temporary path first and moved into place, so a failed export leaves
+no half-written file.
+
+Example:
+    >>> export_layers(engine, "zhongyang.gpkg")
+    ['counties', 'townships', ..., 'key_tasks']
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+from sqlalchemy import Engine, text
+
+from gridgov.errors import InputError, Problem
+from gridgov.layers import LAYER_ORDER, Layer, get_layer
+
+FORMATS = {"gpkg": ".gpkg", "xlsx": ".xlsx", "shp": ".shp", "geojson": ".geojson", "csv": ".csv"}
+
+
+def read_layer_frame(engine: Engine, layer: str) -> pd.DataFrame | gpd.GeoDataFrame:
+    """A layer as stored, ordered by key: a GeoDataFrame (EPSG:4326) for spatial layers."""
+    spec = get_layer(layer)
+    cols = [c for c in spec.column_names]
+    select = ", ".join(f"t.{c}" for c in cols)
+    extra = ""
+    if spec.name == "key_tasks":
+        extra = (", (SELECT string_agg(u.org_code, ';' ORDER BY u.position) FROM key_task_units u"
+                 " WHERE u.task_code = t.code) AS responsible_orgs")
+    geom = ", ST_AsBinary(t.geom) AS geom" if spec.geometry else ""
+    order = ", ".join(f"t.{k}" for k in spec.key)
+    sql = text(f"SELECT {select}{extra}{geom} FROM {spec.table} t ORDER BY {order}")
+    with engine.connect() as conn:
+        df = pd.read_sql(sql, conn)
+    for f in spec.fields:
+        if f.type == "date" and f.name in df:
+            df[f.name] = [v.isoformat() if v is not None and not pd.isna(v) else None
+                          for v in df[f.name]]
+    if not spec.geometry:
+        return df
+    geoms = [shapely.from_wkb(bytes(b)) if b is not None else None for b in df.pop("geom")]
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+
+
+def export_layers(engine: Engine, path: str | Path, layers: list[str] | None = None,
+                  fmt: str | None = None) -> list[str]:
+    """Write ``layers`` (default: all) to ``path``; returns the layers written."""
+    path = Path(path)
+    names = list(layers or LAYER_ORDER)
+    for name in names:
+        get_layer(name)
+    fmt = _format_of(path, fmt)
+    single_file = path.suffix.lower() == FORMATS[fmt] and fmt not in ("gpkg", "xlsx")
+    if single_file and len(names) != 1:
+        raise InputError([Problem(str(path), None, None,
+                                  f"a single {fmt} file holds one layer; name one with --layer or "
+                                  "give a folder")])
+    frames = {name: read_layer_frame(engine, name) for name in names}
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".gridgov-export-", dir=_parent_for_tmp(path)))
+    try:
+        if fmt == "gpkg":
+            out = tmp_dir / path.name
+            for name, frame in frames.items():
+                pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG")
+            os.replace(out, path)
+        elif fmt == "xlsx":
+            out = tmp_dir / path.name
+            with pd.ExcelWriter(out, engine="openpyxl") as writer:
+                for name, frame in frames.items():
+                    _tabular(frame).to_excel(writer, sheet_name=name, index=False)
+            os.replace(out, path)
+        elif single_file:
+            (name, frame), = frames.items()
+            written = _write_one(tmp_dir, name, frame, fmt, get_layer(name))
+            for f in written:
+                target = path.with_suffix(f.suffix) if fmt == "shp" else path
+                os.replace(f, target)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            for name, frame in frames.items():
+                for f in _write_one(tmp_dir, name, frame, fmt, get_layer(name)):
+                    os.replace(f, path / f.name)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return names
+
+
+def _parent_for_tmp(path: Path) -> Path:
+    parent = path if path.suffix == "" else path.parent
+    parent = parent if parent.exists() else parent.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError([Problem(str(path), None, None,
+                                      f"unknown format {fmt!r}; use {', '.join(FORMATS)}")])
+        return fmt
+    suffix = path.suffix.lower()
+    for name, ext in FORMATS.items():
+        if suffix == ext or (suffix == ".json" and name == "geojson"):
+            return name
+    raise InputError([Problem(str(path), None, None,
+                              "cannot tell the format: end the path in .gpkg/.xlsx/.shp/.geojson/"
+                              ".csv, or give a folder with --format")])
+
+
+def _tabular(frame: pd.DataFrame) -> pd.DataFrame:
+    """Geometry as a full-precision WKT column, for spreadsheets and CSV."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        wkt = shapely.to_wkt(frame.geometry.values, rounding_precision=-1)
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        frame["wkt"] = wkt
+    return frame
+
+
+def _write_one(tmp_dir: Path, name: str, frame, fmt: str, spec: Layer) -> list[Path]:
+    if fmt == "csv" or not isinstance(frame, gpd.GeoDataFrame):
+        out = tmp_dir / f"{name}.csv"
+        _tabular(frame).to_csv(out, index=False, encoding="utf-8-sig")
+        return [out]
+    if fmt == "geojson":
+        out = tmp_dir / f"{name}.geojson"
+        pyogrio.write_dataframe(frame, out, driver="GeoJSON", layer_options={"RFC7946": "NO",
+                                                                              "WRITE_NAME": "NO"})
+        return [out]
+    out = tmp_dir / f"{name}.shp"
+    renamed = frame.rename(columns={f.name: f.shp_name for f in spec.fields})
+    pyogrio.write_dataframe(renamed, out, driver="ESRI Shapefile", encoding="UTF-8")
+    return sorted(p for p in tmp_dir.iterdir() if p.stem == name)

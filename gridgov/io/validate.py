@@ -1,0 +1,397 @@
+"""Turn a :class:`RawLayer` into clean records for one layer, or a list of located problems.
+
+Checks, in the order a person fixing the file would want them: columns present, values of the
+right type and form, geometry of the right kind, valid, and inside its county, keys unique within
+the file, references to rows that exist (in the store or earlier in the same import).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyproj
+import shapely
+from shapely.geometry import MultiPolygon
+from sqlalchemy import Connection, text
+
+from gridgov.errors import Problem
+from gridgov.io.crs import normalize_crs, to_wgs84
+from gridgov.io.readers import RawLayer
+from gridgov.layers import LAYERS, Field, Layer
+from gridgov.settings import ImportSettings
+
+_TRUE = {"true", "t", "yes", "y", "1", "是", "√", "✓"}
+_FALSE = {"false", "f", "no", "n", "0", "否", "×", ""}
+_CODE_SPLIT = re.compile(r"[;；,，、\s]+")
+_IGNORED_COLUMNS = {"fid", "ogc_fid", "id", "updated_at", "version"}
+
+
+@dataclass
+class Prepared:
+    """Rows ready to write: one dict per row with every column the file provided."""
+
+    layer: Layer
+    file: str
+    records: list[dict]
+    rows: list[int]  # file row number of each record
+    columns: list[str]  # fields the file provided (or that were derived): only these are updated
+    problems: list[Problem] = field(default_factory=list)
+
+
+def map_columns(file: str, layer: Layer, columns) -> tuple[dict[str, str], list[Problem]]:
+    """File column -> field name, matching names, Shapefile short names and aliases."""
+    lookup: dict[str, str] = {}
+    for f in layer.fields:
+        # f.name[:10]: how a Shapefile writer that knows nothing of us truncates the name
+        for name in (f.name, f.shp_name, f.name[:10], *f.aliases):
+            lookup.setdefault(name.lower(), f.name)
+    mapping: dict[str, str] = {}
+    problems: list[Problem] = []
+    for col in columns:
+        target = lookup.get(str(col).strip().lower())
+        if target is None:
+            continue
+        if target in mapping.values():
+            other = next(c for c, t in mapping.items() if t == target)
+            problems.append(Problem(file, None, str(col),
+                                    f"column means the same field '{target}' as column '{other}'"))
+            continue
+        mapping[col] = target
+    return mapping, problems
+
+
+def _parse(value, f: Field):
+    """(parsed value, error message or None)."""
+    if value is None:
+        return None, None
+    if f.type == "int":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None, f"{value!r} is not a whole number"
+        if not number.is_integer():
+            return None, f"{value!r} is not a whole number"
+        if number < 0:
+            return None, f"{int(number)} is negative"
+        return int(number), None
+    if f.type == "bool":
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value), None
+        key = str(value).strip().lower()
+        if isinstance(value, (int, float, np.integer, np.floating)) and float(value) in (0, 1):
+            return bool(value), None
+        if key in _TRUE:
+            return True, None
+        if key in _FALSE:
+            return False, None
+        return None, f"{value!r} is not yes/no (use true/false, 1/0 or 是/否)"
+    if f.type == "date":
+        if isinstance(value, dt.datetime):
+            return value.date(), None
+        if isinstance(value, dt.date):
+            return value, None
+        try:
+            return dt.date.fromisoformat(str(value).strip()[:10]), None
+        except ValueError:
+            return None, f"{value!r} is not a date (use YYYY-MM-DD)"
+    if f.type == "codes":
+        return [c for c in _CODE_SPLIT.split(str(value)) if c], None
+    # text: spreadsheets turn codes into numbers (141129.0); give them back as written
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text_value = str(value).strip()
+    if f.pattern and not re.fullmatch(f.pattern, text_value):
+        return None, f"{text_value!r} does not have the form of a {f.name} ({_describe(f.pattern)})"
+    if f.choices and text_value not in f.choices:
+        return None, f"{text_value!r} is not one of {', '.join(f.choices)}"
+    return text_value, None
+
+
+def _describe(pattern: str) -> str:
+    m = re.fullmatch(r"\\d\{(\d+)\}", pattern)
+    return f"{m.group(1)} digits" if m else f"pattern {pattern}"
+
+
+def _geometry_problem(geom, layer: Layer):
+    """(normalised geometry, problem message or None)."""
+    if geom is None or geom.is_empty:
+        if layer.geometry_required:
+            return None, "geometry is missing or empty"
+        return None, None
+    geom = shapely.force_2d(geom)
+    kind = geom.geom_type
+    if layer.geometry == "MultiPolygon":
+        if kind == "Polygon":
+            geom = MultiPolygon([geom])
+        elif kind != "MultiPolygon":
+            return None, f"geometry is a {kind}; a {layer.name} outline must be a Polygon"
+    elif layer.geometry == "Point":
+        if kind == "MultiPoint" and len(geom.geoms) == 1:
+            geom = geom.geoms[0]
+        elif kind != "Point":
+            return None, f"geometry is a {kind}; {layer.name} are located by a Point"
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        if -90 <= minx <= maxx <= 90 and -180 <= miny <= maxy <= 180:
+            return None, (f"coordinates ({minx:.6g}, {miny:.6g}) look like latitude, longitude: "
+                          "longitude and latitude are swapped")
+        return None, (f"coordinates ({minx:.6g}, {miny:.6g}) are not longitude/latitude; "
+                      "name the file's CRS with --crs (e.g. --crs 4546)")
+    if not geom.is_valid:
+        return None, f"geometry is invalid: {shapely.is_valid_reason(geom)}"
+    return geom, None
+
+
+class Context:
+    """What validation needs to know about the store, fetched once per import."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self._keys: dict[str, dict[str, str]] = {}
+        self._counties: dict[str, tuple] = {}
+
+    def keys(self, layer_name: str) -> dict[str, str]:
+        """code -> county_code of the rows a layer holds now (inside this transaction)."""
+        if layer_name not in self._keys:
+            col = "code" if layer_name == "counties" else "county_code"
+            rows = self.conn.execute(text(f"SELECT code, {col} FROM {LAYERS[layer_name].table}"))
+            self._keys[layer_name] = dict(rows.all())
+        return self._keys[layer_name]
+
+    def forget(self, layer_name: str) -> None:
+        self._keys.pop(layer_name, None)
+        if layer_name == "counties":
+            self._counties.clear()
+
+    def county(self, code: str):
+        """(name, metric transformer, outline in metres) for a stored county, or None."""
+        if code not in self._counties:
+            row = self.conn.execute(
+                text("SELECT name, ST_AsBinary(geom) FROM counties WHERE code = :c"), {"c": code}
+            ).first()
+            if row is None:
+                self._counties[code] = None
+            else:
+                outline = shapely.from_wkb(bytes(row[1]))
+                c = outline.centroid
+                local = pyproj.CRS.from_proj4(
+                    f"+proj=aeqd +lat_0={c.y:.6f} +lon_0={c.x:.6f} +datum=WGS84 +units=m"
+                )
+                tr = pyproj.Transformer.from_crs(4326, local, always_xy=True)
+                metric = shapely.transform(outline, lambda xy: np.column_stack(
+                    tr.transform(xy[:, 0], xy[:, 1])))
+                shapely.prepare(metric)
+                self._counties[code] = (row[0], tr, metric)
+        return self._counties[code]
+
+
+def _derive_county(layer: Layer, rec: dict, ctx: Context) -> str | None:
+    if layer.key == ("code",) and rec.get("code"):
+        stored = ctx.keys(layer.name).get(rec["code"])  # an update keeps the row's county
+        if stored:
+            return stored
+    for name in ("code", "community_code", "township_code", "division_code"):
+        value = rec.get(name)
+        if value and name in {f.name for f in layer.fields} and re.fullmatch(r"\d{9,14}", value):
+            return value[:6]
+    for f in layer.fields:
+        if f.references and f.type != "codes" and rec.get(f.name) and f.references != "counties":
+            county = ctx.keys(f.references).get(rec[f.name])
+            if county:
+                return county
+    return None
+
+
+def _row_rules(layer: Layer, rec: dict) -> list[tuple[str, str]]:
+    """Cross-field rules that a single row must satisfy: (field, message)."""
+    out = []
+    code = rec.get("code") or ""
+    if layer.name == "divisions" and rec.get("township_code") and not code.startswith(
+            rec["township_code"]):
+        out.append(("code", f"division code {code} does not start with its township code "
+                            f"{rec['township_code']}"))
+    if layer.name == "townships" and rec.get("county_code") and not code.startswith(
+            rec["county_code"]):
+        out.append(("code", f"township code {code} does not start with county code "
+                            f"{rec['county_code']}"))
+    if layer.name == "grid_cells" and rec.get("community_code") and code:
+        if not code.startswith(rec["community_code"]):
+            out.append(("code", f"grid code {code} must be the community code "
+                                f"{rec['community_code']} followed by a 2-digit sequence"))
+        elif rec.get("seq") is not None and int(code[-2:]) != rec["seq"]:
+            out.append(("seq", f"seq {rec['seq']} differs from the code's last two digits "
+                               f"{code[-2:]}"))
+        elif int(code[-2:]) == 0:
+            out.append(("code", "grid sequence 00 is not allowed (1-99)"))
+    if layer.name == "assignments" and rec.get("valid_to") and rec.get("valid_from") and (
+            rec["valid_to"] <= rec["valid_from"]):
+        out.append(("valid_to", f"ends ({rec['valid_to']}) on or before it starts "
+                                f"({rec['valid_from']})"))
+    if layer.name == "practice_sites":
+        if rec.get("tier") == "station" and not rec.get("division_code"):
+            out.append(("division_code", "a station needs the village/community it serves"))
+        if rec.get("tier") == "institute" and not rec.get("township_code"):
+            out.append(("township_code", "an institute needs its township"))
+    if layer.name == "compounds" and rec.get("population") is not None and rec.get(
+            "households") and rec["population"] < rec["households"]:
+        out.append(("population", f"population {rec['population']} is below households "
+                                  f"{rec['households']}"))
+    return out
+
+
+def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
+            settings: ImportSettings | None = None) -> Prepared:
+    settings = settings or ImportSettings()
+    file = raw.file
+    mapping, problems = map_columns(file, layer, raw.frame.columns)
+    provided = set(mapping.values())
+    derivable = {"county_code"} | ({"seq"} if layer.name == "grid_cells" else set())
+    for f in layer.fields:
+        if f.required and f.name not in provided and f.name not in derivable:
+            problems.append(Problem(file, None, f.name, "required column is missing"))
+    if layer.geometry and layer.geometry_required and raw.geoms is None:
+        problems.append(Problem(file, None, "geometry",
+                                "the file has no geometry (for CSV/XLSX: lon/lat or wkt columns)"))
+    if problems:
+        return Prepared(layer, file, [], [], [], problems)
+
+    try:
+        source_crs = normalize_crs(crs) if crs is not None else raw.crs
+    except ValueError as exc:
+        return Prepared(layer, file, [], [], [], [Problem(file, None, "crs", str(exc))])
+    geoms = None
+    if raw.geoms is not None and layer.geometry:
+        geoms = to_wgs84(raw.geoms, source_crs) if source_crs is not None else raw.geoms
+
+    fields = {f.name: f for f in layer.fields}
+    records: list[dict] = []
+    rows: list[int] = []
+    seen: dict[tuple, int] = {}
+    for i, row_no in enumerate(raw.rows.tolist()):
+        rec: dict = {}
+        row_problems: list[Problem] = []
+        for col, name in mapping.items():
+            value, err = _parse(raw.frame.iat[i, raw.frame.columns.get_loc(col)], fields[name])
+            if err:
+                row_problems.append(Problem(file, row_no, name, err))
+            rec[name] = value
+        for f in layer.fields:
+            if f.required and rec.get(f.name) in (None, "") and f.name not in derivable and not any(
+                    p.field == f.name for p in row_problems):
+                row_problems.append(Problem(file, row_no, f.name, "value is missing"))
+        if layer.name == "grid_cells" and rec.get("seq") is None and rec.get("code"):
+            rec["seq"] = int(rec["code"][-2:])
+        if "county_code" in fields and layer.name != "counties" and not rec.get("county_code"):
+            rec["county_code"] = _derive_county(layer, rec, ctx)
+            if not rec["county_code"] and not row_problems:
+                row_problems.append(Problem(file, row_no, "county_code",
+                                            "value is missing and cannot be derived"))
+        for name, message in _row_rules(layer, rec):
+            row_problems.append(Problem(file, row_no, name, message))
+        if layer.geometry:
+            geom, err = _geometry_problem(geoms[i] if geoms is not None else None, layer)
+            if err:
+                row_problems.append(Problem(file, row_no, "geometry", err))
+            elif geom is not None and layer.name != "counties":
+                err = _outside_county(geom, rec.get("county_code"), ctx, settings)
+                if err:
+                    row_problems.append(Problem(file, row_no, "geometry", err))
+            rec["geom"] = geom
+        key = tuple(rec.get(k) for k in layer.key)
+        if all(k is not None for k in key):
+            if key in seen:
+                row_problems.append(Problem(
+                    file, row_no, layer.key[0],
+                    f"duplicate {'/'.join(layer.key)} {'/'.join(map(str, key))} (also row {seen[key]})"))
+            else:
+                seen[key] = row_no
+        problems.extend(row_problems)
+        records.append(rec)
+        rows.append(row_no)
+
+    problems.extend(_reference_problems(layer, records, rows, file, ctx))
+    if layer.name == "assignments":
+        problems.extend(_overlap_problems(records, rows, file, ctx))
+    columns = sorted(provided | ({"county_code"} if "county_code" in fields else set())
+                     | ({"seq"} if layer.name == "grid_cells" else set()))
+    if layer.geometry and raw.geoms is not None:  # no geometry in the file: keep the stored one
+        columns.append("geom")
+    problems.sort(key=lambda p: (p.row or 0))
+    return Prepared(layer, file, records, rows, columns, problems)
+
+
+def _outside_county(geom, county_code, ctx: Context, settings: ImportSettings) -> str | None:
+    if not county_code:
+        return None
+    county = ctx.county(county_code)
+    if county is None:
+        return None  # reported as an unknown reference
+    name, tr, outline = county
+
+    def to_metric(g):
+        return shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+    metric = to_metric(geom)
+    distance = shapely.distance(outline, metric)
+    if distance <= settings.county_tolerance_m:
+        return None
+    hint = ""
+    swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
+    if shapely.distance(outline, to_metric(swapped)) <= settings.county_tolerance_m:
+        hint = "; longitude and latitude look swapped"
+    elif distance < 3000:
+        hint = "; GCJ-02 (Amap/Tencent) or BD-09 (Baidu) coordinates? pass --crs gcj02 or --crs bd09"
+    return f"lies {distance / 1000:.2f} km outside county {county_code} ({name}){hint}"
+
+
+def _reference_problems(layer, records, rows, file, ctx: Context) -> list[Problem]:
+    problems = []
+    for f in layer.fields:
+        if not f.references:
+            continue
+        known = ctx.keys(f.references)
+        for rec, row_no in zip(records, rows):
+            values = rec.get(f.name)
+            for value in (values if isinstance(values, list) else [values]):
+                if value and value not in known:
+                    problems.append(Problem(file, row_no, f.name,
+                                            f"unknown {f.references} code {value!r}"))
+    return problems
+
+
+def _overlap_problems(records, rows, file, ctx: Context) -> list[Problem]:
+    """Assignment periods of the same org, compound and kind must not overlap."""
+    problems = []
+    by_pair: dict[tuple, list] = defaultdict(list)
+    for rec, row_no in zip(records, rows):
+        if rec.get("org_code") and rec.get("compound_code") and rec.get("valid_from"):
+            by_pair[(rec["org_code"], rec["compound_code"], rec.get("kind") or "unit")].append(
+                (rec["valid_from"], rec.get("valid_to"), row_no))
+    if not by_pair:
+        return problems
+    existing = ctx.conn.execute(text(
+        "SELECT org_code, compound_code, kind, valid_from, valid_to FROM assignments "
+        "WHERE org_code = ANY(:orgs)"), {"orgs": sorted({k[0] for k in by_pair})}).all()
+    for org, compound, kind, start, end in existing:
+        key = (org, compound, kind)
+        if key in by_pair:
+            # the same natural key is an update of that row, not a second period
+            by_pair[key] = by_pair[key] + [(start, end, None)]
+    far = dt.date.max
+    for key, periods in by_pair.items():
+        periods.sort(key=lambda p: (p[0], p[2] is not None))
+        for (s1, e1, r1), (s2, e2, r2) in zip(periods, periods[1:]):
+            if s1 == s2 and (r1 is None or r2 is None):
+                continue
+            if s2 < (e1 or far):
+                row = r2 if r2 is not None else r1
+                other = f"row {r1}" if r1 is not None and r2 is not None else "a stored assignment"
+                problems.append(Problem(
+                    file, row, "valid_from",
+                    f"org {key[0]} already holds compound {key[1]} ({key[2]}) from {s1} to "
+                    f"{e1 or 'open end'} ({other}); end that assignment first"))
+    return problems
