@@ -61,10 +61,14 @@ class Gridgov:
     def gaps(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
         return _gaps.gaps(self.engine, as_of, self.counties, self.settings)
 
-    def recommend_assignments(self, as_of: dt.date | None = None, k: int | None = 20
-                              ) -> gpd.GeoDataFrame:
+    def recommend_assignments(self, as_of: dt.date | None = None, k: int | None = 20,
+                              scenario: list[dict] | str | None = None) -> gpd.GeoDataFrame:
+        """Optimal new assignments, for today's data or after a scenario (changes or a name)."""
+        if isinstance(scenario, str):
+            scenario, saved_as_of = _scenario.load_scenario(self.engine, scenario)
+            as_of = as_of or saved_as_of
         return _recommend.recommend_assignments(self.engine, as_of, self.counties, k,
-                                                self.settings)
+                                                self.settings, scenario_changes=scenario)
 
     def recommend_sites(self, n_sites: int = 3) -> gpd.GeoDataFrame:
         return _recommend.recommend_sites(self.engine, n_sites, self.counties,

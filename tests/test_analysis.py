@@ -168,6 +168,43 @@ def test_recommendation_fills_gaps_from_idle_org(county):
     assert rec.attrs["kpis_after"]["under_covered"] == 0
 
 
+def test_recommendation_after_a_scenario(county):
+    before = fingerprint(county)
+    ended = [{"op": "end_assignment", "org_code": "O2", "compound_code": "C2"}]
+    rec = recommend.recommend_assignments(county, DAY, scenario_changes=ended)
+    assert fingerprint(county) == before
+    # O2 (20 members, idle once ended) takes C2 back; O3 serves C3 and C1's shortfall, nearer
+    assert set(zip(rec["org_code"], rec["compound_code"], rec["members"])) == {
+        ("O3", "C3", 5), ("O3", "C1", 2), ("O2", "C2", 5)}
+    assert rec.attrs["kpis_before"]["uncovered"] == 2
+    assert rec.attrs["kpis_after"]["uncovered"] == 0 and rec.attrs["kpis_after"]["under_covered"] == 0
+
+
+def test_seeded_county_findings_and_refill(seeded_engine):
+    """The bundle shows real problems, and ending assignments then recommending fills the holes."""
+    cov = coverage.coverage(seeded_engine, DAY)
+    k = coverage.kpis(cov)
+    assert k["coverage_rate"] == 1.0 and k["under_covered"] > 0 and k["far_assignments"] > 0
+    acc = access.access(seeded_engine)
+    assert (acc["life_circle"] != "5min").any()
+    g = gaps.gaps(seeded_engine, DAY)
+    assert {"under_covered", "far_assignment", "no_site_nearby"} <= set(g["rules"].sum())
+    far = cov[cov["far_assignment"]].sort_values("max_office_m", ascending=False).head(3)
+    ended = [{"op": "end_assignment", "org_code": org, "compound_code": code}
+             for code, orgs in zip(far["code"], far["org_codes"]) for org in orgs]
+    rec = recommend.recommend_assignments(seeded_engine, DAY, scenario_changes=ended)
+    assert rec.attrs["kpis_before"]["uncovered"] >= 1
+    assert rec.attrs["kpis_after"]["uncovered"] == 0
+    assert rec.attrs["kpis_after"]["under_covered"] < k["under_covered"]
+    assert rec.attrs["unmet_members"] == 0
+
+
+def test_pruned_flow_equals_full_flow_on_the_county(seeded_engine):
+    full = recommend.recommend_assignments(seeded_engine, DAY, k=None, evaluate=False)
+    pruned = recommend.recommend_assignments(seeded_engine, DAY, k=20, evaluate=False)
+    assert pruned.attrs["total_distance_m"] == pytest.approx(full.attrs["total_distance_m"], rel=1e-6)
+
+
 def test_scenario_rolls_back_and_reports(county):
     before = fingerprint(county)
     res = scenario.scenario(county, [

@@ -130,11 +130,36 @@ def _candidate_arcs(orgs_xy, comp_xy, k):
 def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = None,
                           counties: list[str] | None = None, k: int | None = 20,
                           settings: AnalysisSettings | None = None,
-                          evaluate: bool = True) -> gpd.GeoDataFrame:
+                          evaluate: bool = True,
+                          scenario_changes: list[dict] | None = None) -> gpd.GeoDataFrame:
     """New assignments (org → compound, members) closing the member shortfall at least total
     distance. ``attrs`` holds ``changes`` (for :func:`gridgov.analysis.scenario.scenario`),
-    ``unmet`` members, and ``kpis_before`` / ``kpis_after`` when ``evaluate``."""
+    ``unmet_members``, and ``kpis_before`` / ``kpis_after`` when ``evaluate``.
+
+    With ``scenario_changes`` the recommendation is made for the state after those changes
+    (applied in a transaction that is rolled back), and its KPIs compare that state with the
+    state after the recommendation too.
+    """
     as_of = as_of or dt.date.today()
+    if scenario_changes:
+        from gridgov.analysis.scenario import run_changes, scenario
+
+        if not isinstance(bind, Engine):
+            raise TypeError("recommend_assignments with scenario_changes needs an Engine")
+        with bind.connect() as conn:
+            trans = conn.begin()
+            try:
+                run_changes(conn, scenario_changes, as_of)
+                result = recommend_assignments(conn, as_of, counties, k, settings, evaluate=False)
+            finally:
+                trans.rollback()
+        if evaluate:
+            base = scenario(bind, scenario_changes, as_of, counties, settings)
+            after = scenario(bind, scenario_changes + result.attrs["changes"], as_of, counties,
+                             settings)
+            result.attrs["kpis_before"] = base.kpis_after
+            result.attrs["kpis_after"] = after.kpis_after
+        return result
     with connection(bind) as conn:
         cov = coverage(conn, as_of, counties, settings)
         links = _links(conn, as_of)

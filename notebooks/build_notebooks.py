@@ -1,0 +1,103 @@
+"""Writes the analysts' notebooks from the cell lists below (outputs empty, as kept in git).
+
+Edit the cells here, run `python notebooks/build_notebooks.py`, commit the .ipynb files. The test
+suite executes every notebook top to bottom against a test database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+
+NOTEBOOKS = {
+    "01_coverage_overview.ipynb": [
+        ("md", "# 包联覆盖总览 · Coverage overview\n\nWho covers which compound in 中阳县, with how "
+               "many members, from how far. Every number comes from `gridgov.analysis`, the same "
+               "functions the CLI and the map service use."),
+        ("code", "import gridgov\n\ngg = gridgov.connect()  # GRIDGOV_DATABASE_URL\n"
+                 "gg.inventory()"),
+        ("code", "cov = gg.coverage()\ncov.status_zh.value_counts()"),
+        ("code", "gg.kpis()"),
+        ("md", "## By community · 按社区汇总"),
+        ("code", "gg.rollup(\"community\").sort_values(\"households_per_member\", ascending=False)"),
+        ("md", "## Organization load · 党组织负荷\n\nHouseholds per member across organizations, "
+               "and how evenly the burden falls (coefficient of variation, Gini)."),
+        ("code", "from gridgov.analysis.load import balance\n\nload = gg.org_load()\n"
+                 "load.sort_values(\"households_per_member\", ascending=False)"
+                 "[[\"name\", \"member_count\", \"compounds\", \"households\", "
+                 "\"households_per_member\", \"max_office_m\"]].head(10)"),
+        ("code", "balance(load)"),
+        ("md", "## Map · 地图 (no basemap: works offline)"),
+        ("code", "cov.explore(column=\"status_zh\", tiles=None, tooltip=[\"name\", \"households\", "
+                 "\"members\", \"status_zh\"], categorical=True)"),
+    ],
+    "02_gap_hunt.ipynb": [
+        ("md", "# 查找薄弱小区 · A planner's gap hunt\n\nFind the compounds that need action, test a "
+               "change without touching live data, and end with the optimal assignment."),
+        ("code", "import gridgov\n\ngg = gridgov.connect()\ngaps = gg.gaps()\n"
+                 "gaps[[\"rank\", \"name\", \"households\", \"priority\", \"score_shortfall\", "
+                 "\"score_distance\", \"score_access\", \"reasons_zh\"]].head(10)"),
+        ("code", "from gridgov.analysis.gaps import to_xlsx\n\nto_xlsx(gaps, \"gaps.xlsx\")  "
+                 "# for officials: Chinese headers, one row per compound"),
+        ("md", "## What if the two farthest assignments end? · 假设撤回最远的两个包联"),
+        ("code", "cov = gg.coverage()\nload = gg.org_load()\n"
+                 "far = cov[cov.far_assignment].sort_values(\"max_office_m\", ascending=False)"
+                 ".head(2)\n"
+                 "changes = [{\"op\": \"end_assignment\", \"org_code\": org, \"compound_code\": code}\n"
+                 "           for code, orgs in zip(far.code, far.org_codes) for org in orgs]\n"
+                 "result = gg.scenario(changes)\nresult.kpi_diff"),
+        ("code", "result.compounds[result.compounds.changed][[\"name\", \"status_before\", "
+                 "\"status_after\", \"members_before\", \"members_after\"]]"),
+        ("md", "## The recommended assignment · 推荐包联方案\n\nA capacitated min-cost flow: "
+               "organizations with spare members → compounds short of members, at least total "
+               "office distance."),
+        ("code", "rec = gg.recommend_assignments()\n"
+                 "rec[[\"org_name\", \"compound_name\", \"members\", \"distance_m\"]]"),
+        ("code", "{k: (rec.attrs[\"kpis_before\"][k], rec.attrs[\"kpis_after\"][k]) "
+                 "for k in (\"covered\", \"under_covered\", \"uncovered\", \"households_per_member\")}"),
+        ("code", "gg.save_scenario(\"推荐包联方案\", rec.attrs[\"changes\"], "
+                 "\"min-cost flow recommendation\")\ngg.scenarios()"),
+    ],
+    "03_access_and_siting.ipynb": [
+        ("md", "# 文明实践阵地可达性与选址 · Practice-site access and siting\n\nWalking distance "
+               "to the nearest site of each tier and the GB 50180-2018 life circles (5 / 10 / 15 "
+               "minutes ≈ 300 / 500 / 1,000 m), then where new stations reach the most households."),
+        ("code", "import gridgov\n\ngg = gridgov.connect()\nacc = gg.access()\n"
+                 "acc.groupby([\"kind\", \"life_circle_zh\"]).size()"),
+        ("md", "Straight-line distance × detour factor (1.3 by default). How do the classes move "
+               "between 1.2 and 1.4?"),
+        ("code", "gg.detour_sensitivity()"),
+        ("code", "villages = acc[acc.kind == \"division\"].sort_values(\"station_walk_m\", "
+                 "ascending=False)\nvillages[[\"name\", \"station_walk_m\", \"institute_walk_m\", "
+                 "\"life_circle_zh\"]].head(10)"),
+        ("md", "## New stations · 新增阵地选址 (maximal covering)"),
+        ("code", "sites = gg.recommend_sites(n_sites=3)\n"
+                 "sites[[\"rank\", \"lon\", \"lat\", \"compounds_gained\", \"households_gained\"]]"),
+        ("code", "sites.attrs"),
+        ("code", "best = sites.iloc[0]\nresult = gg.scenario([{\"op\": \"add_site\", \"code\": "
+                 "\"141129-S900\", \"tier\": \"station\", \"name\": \"新增文明实践站（方案）\",\n"
+                 "    \"division_code\": \"141129100001\", \"lon\": best.lon, \"lat\": best.lat}])\n"
+                 "result.access_before, result.access_after"),
+        ("code", "sites.explore(tiles=None, marker_kwds={\"radius\": 8}, color=\"red\")"),
+    ],
+}
+
+
+def build() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(cells=[new_markdown_cell(src) if kind == "md" else new_code_cell(src)
+                                 for kind, src in cells],
+                          metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                   "language": "python"},
+                                    "language_info": {"name": "python"}})
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{name.split('_')[0]}-{i:02d}"  # stable ids: no churn in git
+        nbformat.write(nb, HERE / name)
+
+
+if __name__ == "__main__":
+    build()
