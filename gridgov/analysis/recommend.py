@@ -164,51 +164,18 @@ def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = Non
         cov = coverage(conn, as_of, counties, settings)
         links = _links(conn, as_of)
         orgs = _orgs(conn, counties)
-    short = cov[cov["status"].isin(["uncovered", "under_covered"])].copy()
-    short["deficit"] = np.maximum(np.ceil(short["members_needed"] - short["members"] - 1e-9), 0)
-    short = short[short["deficit"] > 0].reset_index(drop=True)
-    orgs["spare"] = spare_members(cov, links, orgs)
-    donors = orgs[orgs["spare"] > 0].reset_index(drop=True)
-
+    problem = transport_problem(cov, links, orgs, k)
     result = _empty_result()
-    if len(short) and len(donors):
-        pts = short.geometry.representative_point()
-        tr = _local_metric(donors["lon"].values, donors["lat"].values)
-        oxy = np.column_stack(tr.transform(donors["lon"].values, donors["lat"].values))
-        cxy = np.column_stack(tr.transform(pts.x.values, pts.y.values))
-        a_from, a_to = _candidate_arcs(oxy, cxy, k)
-        # an organization already on a compound gives it what it can through its existing link
-        held = set(zip(links["org_code"], links["compound_code"]))
-        keep = np.array([(o, c) not in held for o, c in zip(donors["org_code"].values[a_from],
-                                                            short["code"].values[a_to])], bool)
-        a_from, a_to = a_from[keep], a_to[keep]
-        # exact cost: geodesic office → compound outline distance, via the metric projection
-        # for the polygon part (distances of a few km: projection error ≪ 0.1 %)
-        comp_m = shapely.transform(short.geometry.values,
-                                   lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-        cost = shapely.distance(shapely.points(oxy[a_from]), comp_m[a_to])
-        flow = solve_transport(donors["spare"].values, short["deficit"].values.astype(int),
-                               a_from, a_to, cost)
-        used = flow > 0
-        result = pd.DataFrame({
-            "org_code": donors["org_code"].values[a_from[used]],
-            "org_name": donors["org_name"].values[a_from[used]],
-            "compound_code": short["code"].values[a_to[used]],
-            "compound_name": short["name"].values[a_to[used]],
-            "members": flow[used],
-            "distance_m": cost[used].round(1),
-        })
-        lines = shapely.linestrings(
-            np.stack([np.column_stack([donors["lon"].values[a_from[used]],
-                                       donors["lat"].values[a_from[used]]]),
-                      np.column_stack([pts.x.values[a_to[used]], pts.y.values[a_to[used]]])],
-                     axis=1))
-        result = gpd.GeoDataFrame(result, geometry=lines, crs=4326)
+    if problem is not None:
+        flow = solve_transport(problem["supply"], problem["demand"], problem["arc_from"],
+                               problem["arc_to"], problem["cost"])
+        result = _result_frame(problem, flow)
     result = result.sort_values(["compound_code", "distance_m"]).reset_index(drop=True)
     changes = changes_for(result, as_of)
     result.attrs["changes"] = changes
     result.attrs["total_distance_m"] = float((result["members"] * result["distance_m"]).sum())
-    result.attrs["unmet_members"] = int(short["deficit"].sum() - result["members"].sum())
+    demand = int(problem["demand"].sum()) if problem is not None else _total_deficit(cov)
+    result.attrs["unmet_members"] = int(demand - result["members"].sum())
     if evaluate and isinstance(bind, Engine):
         from gridgov.analysis.scenario import scenario
 
@@ -216,6 +183,64 @@ def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = Non
         result.attrs["kpis_before"] = outcome.kpis_before
         result.attrs["kpis_after"] = outcome.kpis_after
     return result
+
+
+def _deficits(cov: pd.DataFrame) -> pd.DataFrame:
+    short = cov[cov["status"].isin(["uncovered", "under_covered"])].copy()
+    short["deficit"] = np.maximum(np.ceil(short["members_needed"] - short["members"] - 1e-9), 0)
+    return short[short["deficit"] > 0].reset_index(drop=True)
+
+
+def _total_deficit(cov: pd.DataFrame) -> int:
+    return int(_deficits(cov)["deficit"].sum())
+
+
+def transport_problem(cov: pd.DataFrame, links: pd.DataFrame, orgs: pd.DataFrame,
+                      k: int | None = 20) -> dict | None:
+    """The min-cost flow instance: donors' spare members, compounds' deficits, candidate arcs
+    (each compound to its ``k`` nearest donors) and their costs in metres. None if nothing to do."""
+    short = _deficits(cov)
+    orgs = orgs.assign(spare=spare_members(cov, links, orgs))
+    donors = orgs[orgs["spare"] > 0].reset_index(drop=True)
+    if not len(short) or not len(donors):
+        return None
+    pts = short.geometry.representative_point()
+    tr = _local_metric(donors["lon"].values, donors["lat"].values)
+    oxy = np.column_stack(tr.transform(donors["lon"].values, donors["lat"].values))
+    cxy = np.column_stack(tr.transform(pts.x.values, pts.y.values))
+    a_from, a_to = _candidate_arcs(oxy, cxy, k)
+    # an organization already on a compound gives it what it can through its existing link
+    held = set(zip(links["org_code"], links["compound_code"]))
+    keep = np.array([(o, c) not in held for o, c in zip(donors["org_code"].values[a_from],
+                                                        short["code"].values[a_to])], bool)
+    a_from, a_to = a_from[keep], a_to[keep]
+    # cost: office → compound outline distance in the local equidistant projection (distances
+    # of a few km: the projection error is far below 0.1 %)
+    comp_m = shapely.transform(short.geometry.values,
+                               lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    cost = shapely.distance(shapely.points(oxy[a_from]), comp_m[a_to])
+    return {"donors": donors, "short": short, "points": pts, "supply": donors["spare"].values,
+            "demand": short["deficit"].values.astype(int), "arc_from": a_from, "arc_to": a_to,
+            "cost": cost}
+
+
+def _result_frame(problem: dict, flow: np.ndarray) -> gpd.GeoDataFrame:
+    donors, short, pts = problem["donors"], problem["short"], problem["points"]
+    a_from, a_to, cost = problem["arc_from"], problem["arc_to"], problem["cost"]
+    used = flow > 0
+    frame = pd.DataFrame({
+        "org_code": donors["org_code"].values[a_from[used]],
+        "org_name": donors["org_name"].values[a_from[used]],
+        "compound_code": short["code"].values[a_to[used]],
+        "compound_name": short["name"].values[a_to[used]],
+        "members": flow[used],
+        "distance_m": cost[used].round(1),
+    })
+    lines = shapely.linestrings(np.stack(
+        [np.column_stack([donors["lon"].values[a_from[used]], donors["lat"].values[a_from[used]]]),
+         np.column_stack([pts.x.values[a_to[used]], pts.y.values[a_to[used]]])], axis=1)) \
+        if used.any() else []
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(lines, crs=4326), crs=4326)
 
 
 def _empty_result() -> gpd.GeoDataFrame:

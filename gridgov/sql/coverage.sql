@@ -1,7 +1,8 @@
 -- Coverage of every compound as of :as_of (links: see migration 0002, gridgov_links).
 WITH links AS (
     SELECT l.*, o.name AS org_name
-    FROM gridgov_links(:as_of) l JOIN party_orgs o ON o.code = l.org_code
+    FROM gridgov_links(:as_of, CASE WHEN :all_counties THEN NULL ELSE CAST(:counties AS text[]) END) l
+    JOIN party_orgs o ON o.code = l.org_code
     WHERE l.county_code = ANY(:counties) OR :all_counties
 ), per_compound AS (
     SELECT k.code,
