@@ -208,6 +208,17 @@ _register(Layer(
     ),
 ))
 
+_register(Layer(
+    "roads", "道路", ("code",), "MultiLineString", True,
+    (
+        Field("code", required=True, aliases=("编码",)),
+        _COUNTY,
+        Field("name", aliases=("名称", "路名")),
+        Field("kind", aliases=("类型", "等级")),
+        *_PROVENANCE,
+    ),
+))
+
 # Dependency order: a layer only references layers before it.
 LAYER_ORDER = tuple(LAYERS)
 

@@ -64,6 +64,8 @@ class AnalysisSettings(BaseSettings):
     # Straight-line distance × detour factor ≈ walking distance without a road layer; published
     # circuity for city walking is about 1.2 to 1.4.
     detour_factor: float = Field(default=1.3, ge=1.0)
+    # A place or site farther than this from the road layer is not joined to it (detour instead).
+    snap_m: float = Field(default=250.0, gt=0)
     # GB 50180-2018 life circles (walking distance, metres): 5, 10 and 15 minutes.
     circle_5_m: float = 300.0
     circle_10_m: float = 500.0

@@ -84,3 +84,16 @@ def write(folder: Path) -> Path:
           "name": "测试所"}, pt(1000, 200)),
     ])
     return folder
+
+
+def write_roads(folder: Path) -> Path:
+    """Roads for the network test: a street from C1 north to S1, and a detour C1 → C2 that goes
+    300 m south, 1,000 m east and back north (so C2 → S1 walks 2,000 m, not 1,077 m)."""
+    path = folder / "roads.geojson"
+    _fc(path, [
+        ({"code": "R1", "county_code": COUNTY, "name": "北街", "kind": "street"},
+         lonlat(shapely.LineString([(0, 0), (0, 400)]))),
+        ({"code": "R2", "county_code": COUNTY, "name": "南环路", "kind": "street"},
+         lonlat(shapely.LineString([(0, 0), (0, -300), (1000, -300), (1000, 0)]))),
+    ])
+    return path

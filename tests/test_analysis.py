@@ -252,3 +252,27 @@ def test_site_recommendation_maximizes_households_reached(county):
                                      settings=AnalysisSettings(access_target="15min"))
     assert wide.iloc[0]["compound_codes"] == ["C3"]
     assert wide.attrs["households_covered_after"] == 450
+
+
+def test_network_walks_along_roads(databases, migrated_template, tmp_path):
+    from gridgov.db import make_engine
+    from gridgov.io.importer import import_layer
+
+    engine = make_engine(databases.create(migrated_template, "roads"))
+    try:
+        import_bundle(engine, fx.write(tmp_path / "county"))
+        import_layer(engine, "roads", fx.write_roads(tmp_path))
+        acc = access.access(engine).set_index(["kind", "code"])
+        c1, c2, c3 = (acc.loc[("compound", c)] for c in ("C1", "C2", "C3"))
+        assert c1["station_method"] == "network" and c1["station_walk_m"] == pytest.approx(400, rel=0.005)
+        assert c2["station_method"] == "network" and c2["station_walk_m"] == pytest.approx(2000, rel=0.005)
+        assert c2["station_code"] == "S1"
+        # the institute stands 200 m off the road end at C2: joined by its snap distance
+        assert c2["institute_walk_m"] == pytest.approx(200, rel=0.005)
+        # C3 is 1,600 m from any road: straight line × detour factor instead
+        assert c3["station_method"] == "detour"
+        assert c3["station_walk_m"] == pytest.approx(c3["station_m"] * 1.3)
+        straight = access.access(engine, network=False).set_index(["kind", "code"])
+        assert (straight["station_method"] == "detour").all()
+    finally:
+        engine.dispose()

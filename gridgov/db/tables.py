@@ -256,6 +256,19 @@ key_task_units = Table(
     Column("position", SmallInteger, nullable=False),
 )
 
+# Streets and paths people walk on; when present, access is measured along them.
+roads = Table(
+    "roads",
+    metadata,
+    Column("code", Text, primary_key=True),
+    _county_fk(),
+    Column("name", Text),
+    Column("kind", Text),
+    _geom("MULTILINESTRING"),
+    *_provenance(),
+    _valid_geom(),
+)
+
 # Saved what-if scenarios: a named list of changes (see gridgov.edits), never applied to live data.
 scenarios = Table(
     "scenarios",
@@ -268,7 +281,7 @@ scenarios = Table(
 )
 
 SPATIAL_TABLES = ("counties", "townships", "divisions", "compounds", "grid_cells", "party_orgs",
-                  "practice_sites")
+                  "practice_sites", "roads")
 
 for _name in SPATIAL_TABLES:
     Index(f"ix_{_name}_geom", metadata.tables[_name].c.geom, postgresql_using="gist")

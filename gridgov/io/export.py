@@ -75,7 +75,8 @@ def export_layers(engine: Engine, path: str | Path, layers: list[str] | None = N
         if fmt == "gpkg":
             out = tmp_dir / path.name
             for name, frame in frames.items():
-                pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG")
+                pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG",
+                                        **_geometry_type(get_layer(name), frame))
             os.replace(out, path)
         elif fmt == "xlsx":
             out = tmp_dir / path.name
@@ -121,6 +122,13 @@ def _format_of(path: Path, fmt: str | None) -> str:
                               ".csv, or give a folder with --format")])
 
 
+def _geometry_type(spec: Layer, frame) -> dict:
+    """An empty layer still needs its geometry type declared."""
+    if isinstance(frame, gpd.GeoDataFrame) and len(frame) == 0 and spec.geometry:
+        return {"geometry_type": spec.geometry}
+    return {}
+
+
 def _tabular(frame: pd.DataFrame) -> pd.DataFrame:
     """Geometry as a full-precision WKT column, for spreadsheets and CSV."""
     if isinstance(frame, gpd.GeoDataFrame):
@@ -138,9 +146,11 @@ def _write_one(tmp_dir: Path, name: str, frame, fmt: str, spec: Layer) -> list[P
     if fmt == "geojson":
         out = tmp_dir / f"{name}.geojson"
         pyogrio.write_dataframe(frame, out, driver="GeoJSON", layer_options={"RFC7946": "NO",
-                                                                              "WRITE_NAME": "NO"})
+                                                                              "WRITE_NAME": "NO"},
+                                **_geometry_type(spec, frame))
         return [out]
     out = tmp_dir / f"{name}.shp"
     renamed = frame.rename(columns={f.name: f.shp_name for f in spec.fields})
-    pyogrio.write_dataframe(renamed, out, driver="ESRI Shapefile", encoding="UTF-8")
+    pyogrio.write_dataframe(renamed, out, driver="ESRI Shapefile", encoding="UTF-8",
+                            **_geometry_type(spec, frame))
     return sorted(p for p in tmp_dir.iterdir() if p.stem == name)

@@ -110,7 +110,10 @@ def import_bundle(engine: Engine, path: str | Path, *, crs=None, dry_run: bool =
             if name not in files:
                 continue
             file, sublayer = files[name]
-            raw = read_layer(file, sublayer or name, settings)
+            raw = read_layer(file, sublayer or name, settings, allow_empty=True)
+            if len(raw) == 0:
+                results.append(ImportResult(name, raw.file, 0, 0, 0, dry_run))
+                continue
             report = Path(report_dir) / f"{name}.rejected.csv" if report_dir else None
             results.append(_import_raw(conn, ctx, name, raw, crs, dry_run, report, settings))
     return results

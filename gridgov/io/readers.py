@@ -73,8 +73,11 @@ def _pick_sublayer(file: str, path: Path, wanted: str | None) -> str | None:
 
 
 def read_layer(path: str | Path, layer: str | None = None,
-               settings: ImportSettings | None = None) -> RawLayer:
-    """Read ``path`` (the sublayer or sheet named ``layer`` in a GeoPackage or workbook)."""
+               settings: ImportSettings | None = None, allow_empty: bool = False) -> RawLayer:
+    """Read ``path`` (the sublayer or sheet named ``layer`` in a GeoPackage or workbook).
+
+    ``allow_empty``: a layer with a header but no rows is returned, not refused (bundles may
+    hold empty layers, e.g. an export of a county without roads)."""
     settings = settings or ImportSettings()
     path = Path(path)
     file = str(path)
@@ -95,7 +98,7 @@ def read_layer(path: str | Path, layer: str | None = None,
         raw = _read_gis(file, path, layer)
     else:
         raw = _read_table(file, path, layer)
-    if len(raw) == 0:
+    if len(raw) == 0 and not allow_empty:
         _fail(file, "has no rows")
     if len(raw) > settings.max_rows:
         _fail(file, f"has {len(raw):,} rows, over the import limit of {settings.max_rows:,} "

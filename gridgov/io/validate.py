@@ -129,6 +129,11 @@ def _geometry_problem(geom, layer: Layer):
             geom = MultiPolygon([geom])
         elif kind != "MultiPolygon":
             return None, f"geometry is a {kind}; a {layer.name} outline must be a Polygon"
+    elif layer.geometry == "MultiLineString":
+        if kind == "LineString":
+            geom = shapely.MultiLineString([geom])
+        elif kind != "MultiLineString":
+            return None, f"geometry is a {kind}; {layer.name} are lines (LineString)"
     elif layer.geometry == "Point":
         if kind == "MultiPoint" and len(geom.geoms) == 1:
             geom = geom.geoms[0]
