@@ -147,6 +147,40 @@ def summary_cmd(
     typer.echo(f"\ncoverage on paper 包联覆盖率: {covered}/{total} compounds ({rate:.0%})")
 
 
+@app.command("serve")
+def serve_cmd(host: Optional[str] = typer.Option(None, help="default GRIDGOV_SERVICE_HOST or 127.0.0.1"),
+              port: Optional[int] = typer.Option(None, help="default GRIDGOV_SERVICE_PORT or 8000"),
+              workers: int = typer.Option(1, min=1, help="uvicorn worker processes")) -> None:
+    """Run the map service (OGC API Features, vector tiles, analyses, maps)."""
+    import logging
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    try:
+        from gridgov_api.settings import ServiceSettings
+
+        settings = ServiceSettings()
+        _engine()  # refuse to start against a store that is not there, with a clear message
+    except ValidationError as exc:
+        typer.secho(f"error: invalid service settings (GRIDGOV_SERVICE_*): {exc}", err=True,
+                    fg="red")
+        raise typer.Exit(2) from None
+    except GridgovError as exc:
+        _fail(exc)
+    host, port = host or settings.host, port or settings.port
+    logging.basicConfig(level=logging.INFO,
+                        format='{"time":"%(asctime)s","level":"%(levelname)s",'
+                               '"logger":"%(name)s","message":"%(message)s"}')
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.secho(f"\n  指挥中心总览图 command-center map: http://{shown}:{port}/maps/overview\n"
+                f"  问题小区图 gaps map:               http://{shown}:{port}/maps/gaps\n"
+                f"  OGC API / QGIS:                    http://{shown}:{port}/\n",
+                fg=typer.colors.GREEN)
+    uvicorn.run("gridgov_api.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="info", access_log=False)
+
+
 # --- analyses ------------------------------------------------------------------------------
 
 FORMATS = ("table", "csv", "xlsx", "geojson")

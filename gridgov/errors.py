@@ -41,10 +41,18 @@ class InputError(GridgovError):
     ``problems`` lists every problem found (not only the first), each naming file, row and field.
     """
 
+    closing = ". Nothing was written."
+
     def __init__(self, problems: list[Problem], report_path: str | None = None):
         self.problems = problems
         self.report_path = report_path
         head = "; ".join(str(p) for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         report = f"; rejected rows written to {report_path}" if report_path else ""
-        super().__init__(f"{head}{more}{report}. Nothing was written.")
+        super().__init__(f"{head}{more}{report}{self.closing}")
+
+
+class BadRequest(InputError):
+    """A query that cannot be answered as asked (unknown property, malformed filter, ...)."""
+
+    closing = ""

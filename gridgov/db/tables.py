@@ -280,6 +280,15 @@ scenarios = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# One counter per table, bumped by a statement-level trigger on every write (migration 0004).
+data_versions = Table(
+    "data_versions",
+    metadata,
+    Column("table_name", Text, primary_key=True),
+    Column("version", BigInteger, nullable=False, server_default="1"),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 SPATIAL_TABLES = ("counties", "townships", "divisions", "compounds", "grid_cells", "party_orgs",
                   "practice_sites", "roads")
 

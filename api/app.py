@@ -1,0 +1,50 @@
+"""The FastAPI application: a factory, a lifespan that owns the database pool, thin routers.
+
+Run it with ``gridgov serve`` (or ``uvicorn gridgov_api.app:create_app --factory``).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from . import errors
+from .routers import analysis, health, maps, ogc, tiles
+from .settings import ServiceSettings
+from gridgov.db import make_engine
+from gridgov.features import FeatureService
+from gridgov.settings import DatabaseSettings
+from gridgov.tiles import TileService
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("gridgov.api")
+
+
+def create_app(settings: ServiceSettings | None = None,
+               database: DatabaseSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
+    database = database or DatabaseSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(database.database_url, database)
+        app.state.engine = engine
+        app.state.features = FeatureService(engine)
+        app.state.tiles = TileService(engine, app.state.features.version_tag)
+        log.info("gridgov service up: %s", engine.url.render_as_string(hide_password=True))
+        yield
+        engine.dispose()
+
+    app = FastAPI(title=settings.title, version="0.1.0", lifespan=lifespan,
+                  openapi_url="/api", docs_url="/docs", redoc_url=None,
+                  description="中阳县网格包联: OGC API - Features, vector tiles, analyses, maps")
+    app.state.settings = settings
+    errors.install(app)
+    for router in (ogc.router, tiles.router, analysis.router, maps.router, health.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

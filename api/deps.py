@@ -1,0 +1,51 @@
+"""Request parsing shared by the routers: services from app.state, paging and output format."""
+
+from __future__ import annotations
+
+from fastapi import Query, Request
+
+from gridgov.features import FeatureService
+from gridgov.tiles import TileService
+
+
+def features(request: Request) -> FeatureService:
+    return request.app.state.features
+
+
+def tiles(request: Request) -> TileService:
+    return request.app.state.tiles
+
+
+def wants_html(request: Request, f: str | None) -> bool:
+    if f:
+        return f.lower() == "html"
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "json" not in accept
+
+
+class ItemsQuery:
+    """OGC API Features items parameters, validated before they reach the core."""
+
+    def __init__(
+        self,
+        request: Request,
+        bbox: str | None = Query(None, description="minx,miny,maxx,maxy in CRS84"),
+        limit: int = Query(100, ge=1, le=10_000, description="features per page (1-10,000)"),
+        offset: int = Query(0, ge=0, le=10_000_000),
+        properties: str | None = Query(None, description="comma-separated property names"),
+        sortby: str | None = Query(None, description="e.g. -households,+name"),
+        filter: str | None = Query(None, description="CQL2 text filter"),
+        filter_lang: str | None = Query(None, alias="filter-lang"),
+        filter_crs: str | None = Query(None, alias="filter-crs"),
+        f: str | None = Query(None, description="json (default) or html"),
+    ):
+        self.request = request
+        self.bbox = bbox
+        self.limit = limit
+        self.offset = offset
+        self.properties = properties
+        self.sortby = sortby
+        self.filter = filter
+        self.filter_lang = filter_lang
+        self.filter_crs = filter_crs
+        self.f = f

@@ -1,0 +1,52 @@
+"""One table from domain exceptions to HTTP statuses; every error body says what is wrong."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+from gridgov.errors import BadRequest, GridgovError, InputError, NotFound, StoreUnavailable
+
+log = logging.getLogger("gridgov.api")
+
+STATUS = [
+    (NotFound, 404, "NotFound"),
+    (BadRequest, 400, "InvalidParameterValue"),
+    (InputError, 422, "InvalidInput"),
+    (StoreUnavailable, 503, "StoreUnavailable"),
+    (GridgovError, 400, "BadRequest"),
+]
+
+
+def _body(code: str, description: str, status: int) -> JSONResponse:
+    return JSONResponse({"code": code, "description": description}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    async def domain(request: Request, exc: GridgovError):
+        for kind, status, code in STATUS:
+            if isinstance(exc, kind):
+                return _body(code, str(exc), status)
+        return _body("BadRequest", str(exc), 400)
+
+    async def store_down(request: Request, exc: sa_exc.OperationalError):
+        # the database restarted or is unreachable: say so quickly, the pool recovers by itself
+        log.warning("store unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return _body("StoreUnavailable", "the PostGIS store is not answering; try again shortly",
+                     503)
+
+    async def invalid(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body"))
+            parts.append(f"{where}: {e.get('msg')}")
+        return _body("InvalidParameterValue", "; ".join(parts) or "invalid request", 400)
+
+    app.add_exception_handler(GridgovError, domain)
+    app.add_exception_handler(sa_exc.OperationalError, store_down)
+    app.add_exception_handler(sa_exc.InterfaceError, store_down)
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -1,0 +1,40 @@
+"""Vector tiles (MVT) and TileJSON, with ETags that change when the data changes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..deps import tiles
+from gridgov.tiles import LAYERS, TileService
+
+router = APIRouter(tags=["Vector tiles"])
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+@router.get("/tiles", summary="Tile layers")
+def tile_layers(request: Request):
+    b = str(request.base_url).rstrip("/")
+    return {"layers": [{"id": name, "title": layer.title,
+                        "tilejson": f"{b}/tiles/{name}/tilejson.json"}
+                       for name, layer in LAYERS.items()]}
+
+
+@router.get("/tiles/{layer}/tilejson.json", summary="TileJSON of a layer")
+def tilejson(layer: str, request: Request, svc: TileService = Depends(tiles)):
+    return JSONResponse(svc.tilejson(layer, str(request.base_url).rstrip("/"),
+                                     [110.82, 37.05, 111.49, 37.49]))
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="One vector tile (Web Mercator)",
+            response_class=Response)
+async def tile(request: Request, layer: str, z: int = Path(ge=0, le=24),
+               x: int = Path(ge=0), y: int = Path(ge=0), svc: TileService = Depends(tiles)):
+    etag = await run_in_threadpool(svc.etag, layer)
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    data, etag = await run_in_threadpool(svc.tile, layer, z, x, y)
+    headers["ETag"] = etag
+    return Response(content=data, media_type=MVT, headers=headers)

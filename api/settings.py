@@ -1,0 +1,22 @@
+"""Service settings (``GRIDGOV_SERVICE_*``), validated at start-up with a clear message."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_SERVICE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    title: str = "gridgov · 中阳县网格包联"
+    # Basemap of the map pages: none works offline and is the default.
+    basemap: Literal["none", "osm", "tianditu", "amap"] = "none"
+    tianditu_key: str | None = None
+    refresh_seconds: int = Field(default=60, ge=5)
+    max_limit: int = Field(default=10_000, ge=1)
+    default_limit: int = Field(default=100, ge=1)

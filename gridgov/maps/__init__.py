@@ -1,0 +1,1 @@
+"""Interactive maps (folium) for the command center and planners; see :mod:`gridgov.maps.pages`."""
