@@ -40,6 +40,11 @@ Nothing below the county outline is available offline, so it is invented, determ
    against the article's figures. Assignments are deliberately realistic rather than optimal
    (distant pairings, under-covered large compounds, doubly covered ones, a few reassignments), so
    that the analyses have genuine issues to find.
+6. Roads, for network walking distances: the centre lines of the same street grid (so they run
+   in the gaps between compounds), a road along each river bank, bridges about every 500 m, the
+   lanes of split blocks, and winding polylines out to the villages of 宁乡镇 and the other
+   township seats. They are noded in metres so that roads meet only at shared vertices, and the
+   network is checked to be connected.
 
 Each part uses its own random stream (seed + topic), never dict/set order or the clock. The script
 asserts its invariants on the files it has just written (counts, tiling, validity, containment)
@@ -61,7 +66,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely import affinity
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, shape
+from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon, box, shape
 from shapely.geometry.polygon import orient
 
 HERE = Path(__file__).resolve().parent
@@ -516,7 +521,9 @@ def merge(faces) -> MultiPolygon:
 
 def street_blocks(town: Town) -> list[dict]:
     """All parcels between streets, in (u, v): some blocks split in two by a lane, some L-shaped,
-    corners jittered; clipped by the town edge and the river. Returns dicts with slice, side, geom."""
+    corners jittered; clipped by the town edge and the river. Returns dicts with slice, side, geom
+    and lane (the centre line of the lane that splits the parcel's block, street to street, or
+    None; the roads layer draws it)."""
     rng = rng_for("blocks")
     zones = {s: town.sides[s].buffer(-EDGE_MARGIN).difference(town.river.buffer(RIVER_BUFFER))
              for s in ("W", "E")}
@@ -532,15 +539,23 @@ def street_blocks(town: Town) -> list[dict]:
             # Columns between longitudinal streets, from the river outwards. The first column
             # reaches across the river's centre (u = +-200) and is trimmed by the river zone.
             inner = [(-200.0 if side == "E" else 200.0, 0.0)] + list(zip(us, hws))[:-1]
-            for (u_a, hw_a), (u_b, hw_b) in zip(inner, zip(us, hws)):
+            for j, ((u_a, hw_a), (u_b, hw_b)) in enumerate(zip(inner, zip(us, hws))):
                 if side == "W":
                     u_lo, u_hi = u_b + hw_b, u_a - hw_a
                 else:
                     u_lo, u_hi = u_a + hw_a, u_b - hw_b
-                for geom in shape_block(u_lo, u_hi, v_lo, v_hi, rng):
+                polys, split = shape_block(u_lo, u_hi, v_lo, v_hi, rng)
+                # A first-column block is split near the river's centre, inside the river zone:
+                # what is left of it is one parcel and there is no lane to draw.
+                lane = None
+                if split is not None and j > 0:
+                    axis, at = split
+                    v_a, v_b = town.cross_streets[i], town.cross_streets[i + 1]
+                    lane = LineString([(u_a, at), (u_b, at)] if axis == "v" else [(at, v_a), (at, v_b)])
+                for geom in polys:
                     part = largest_part(geom.intersection(zones[side]))
                     if part is not None and part.area >= 3500 and not part.buffer(-15).is_empty:
-                        parcels.append({"slice": k, "side": side, "geom": part})
+                        parcels.append({"slice": k, "side": side, "geom": part, "lane": lane})
     return parcels
 
 
@@ -551,18 +566,22 @@ def slice_of(town: Town, v: float):
     return None
 
 
-def shape_block(u_lo, u_hi, v_lo, v_hi, rng) -> list[Polygon]:
+def shape_block(u_lo, u_hi, v_lo, v_hi, rng) -> tuple[list[Polygon], tuple | None]:
     """One street block as 1 or 2 parcels: plain, L-shaped (a corner given to shops or a school)
-    or split by a 10 m lane across its longer side. Corners are jittered by up to 3.5 m."""
+    or split by a 10 m lane across its longer side. Corners are jittered by up to 3.5 m.
+    Returns the parcels and the lane's centre line as ("v", v) or ("u", u), or None."""
     w, h = u_hi - u_lo, v_hi - v_lo
     r = rng.random()
+    split = None
     if r < 0.25 and max(w, h) >= 180:
         if h >= w:
             mid = v_lo + h * rng.uniform(0.42, 0.58)
             rects = [(u_lo, v_lo, u_hi, mid - 5), (u_lo, mid + 5, u_hi, v_hi)]
+            split = ("v", mid)
         else:
             mid = u_lo + w * rng.uniform(0.42, 0.58)
             rects = [(u_lo, v_lo, mid - 5, v_hi), (mid + 5, v_lo, u_hi, v_hi)]
+            split = ("u", mid)
         polys = [box(*b) for b in rects]
     elif r < 0.37:
         fu, fv = rng.uniform(0.35, 0.5), rng.uniform(0.35, 0.5)
@@ -571,7 +590,7 @@ def shape_block(u_lo, u_hi, v_lo, v_hi, rng) -> list[Polygon]:
         polys = [box(u_lo, v_lo, u_hi, v_hi).difference(box(cu, cv, cu + w * fu, cv + h * fv))]
     else:
         polys = [box(u_lo, v_lo, u_hi, v_hi)]
-    return [jitter(p, rng, 3.5) for p in polys]
+    return [jitter(p, rng, 3.5) for p in polys], split
 
 
 def jitter(poly: Polygon, rng, amount: float) -> Polygon:
@@ -1234,13 +1253,235 @@ def site_row(tier, township, division, name, xy_m, note, demonstration=False, th
 
 
 # ---------------------------------------------------------------------------------------------
+# Roads: a walking network for network distances in the town
+# ---------------------------------------------------------------------------------------------
+
+BANK_OFFSET = 30.0     # embankment roads run 30 m from the river's centre line; compounds keep 45 m
+ROAD_KINDS = ("arterial", "street", "lane", "bridge")
+
+# Curated names. Longitudinal streets from the river outwards (the outer ones may miss the town);
+# the 6 main cross streets on the slice borders and the other cross streets, north to south.
+# The county government faces south onto 府前街 (build_roads checks it).
+LONG_STREET_NAMES = {"W": ["文峰路", "西关街", "西山路", "西环路", "西坡路"],
+                     "E": ["朝阳路", "东关街", "东山路", "东环路", "东坡路"]}
+MAIN_STREET_NAMES = ["钢城路", "柳沟路", "新华街", "府前街", "阳坡路", "段家庄路"]
+CROSS_STREET_NAMES = ["北环路", "钢苑街", "北关街", "兴隆街", "庞家会街", "文化街", "建设路", "团结路",
+                      "人民路", "中心街", "解放路", "育才街", "和平街", "胜利路", "光明街", "永安街",
+                      "南关街", "太高路", "南环路"]
+
+NOTE_ROAD_STREET = "centre line of a street of the invented town grid, between compound blocks; geometry and name invented"
+NOTE_ROAD_BANK = "road along the invented river, 30 m from its centre line; geometry and name invented"
+NOTE_ROAD_BRIDGE = "bridge of an invented cross street over the invented river (about every 500 m); geometry and name invented"
+NOTE_ROAD_LANE = "lane through an invented street block split in two; geometry invented, unnamed"
+NOTE_ROAD_OUT = "simplified winding polyline, {}; not a surveyed alignment; geometry and name invented"
+
+
+def build_roads(geo: Geo, compounds: list[dict], others: list[dict]) -> list[dict]:
+    """The town's street grid (the centre lines of the streets the compounds were laid out
+    between), the two river-bank roads, bridges about every 500 m, the lanes of split blocks, and
+    roads out of town to the villages of 宁乡镇 and the other township seats. Rows carry the
+    geometry in EPSG:4326, noded so that roads meet at shared vertices."""
+    town = geo.town
+    # The two parcels of a split block share their lane: keep it once, north to south.
+    lanes = {p["lane"].wkb: p["lane"] for p in compounds + others if p["lane"] is not None}
+    lanes = sorted(lanes.values(), key=lambda g: (-g.centroid.y, g.centroid.x))
+    rows, ends, v_of = town_roads(town, lanes)
+    gov = next(p for p in others if p["role"] == "government")
+    assert 0 < gov["geom"].bounds[1] - v_of["府前街"] < 20, "府前街 no longer runs below the government"
+
+    rows = [(name, kind, note, geo.valley.to_xy(line)) for name, kind, note, line in rows]
+    ends = {k: geo.valley.to_xy(Point(p)) for k, p in ends.items()}
+    rows += roads_out_of_town(geo, ends, rng_for("roads"))
+
+    # Node in metres, where a street that ends on another ends exactly on its line: in degrees a
+    # straight street bows by centimetres and the end would miss it. A shared vertex then maps
+    # to the same rounded lon/lat in every road that has it.
+    noded = node_roads([line for _, _, _, line in rows], grid=0.001)
+    noded = [shapely.set_precision(to_ll(g), GRID) for g in noded]
+    return [{"code": f"{COUNTY}-R{i:04d}", "name": name, "kind": kind, "note": note, "ll": ll}
+            for i, ((name, kind, note, _), ll) in enumerate(zip(rows, noded), start=1)]
+
+
+def town_roads(town: Town, lanes: list) -> tuple[list, dict, dict]:
+    """The roads inside the town in (u, v) metres, as rows (name, kind, source note, line); the
+    points on the town edge where roads out of town can start, by (road name, side or end); and
+    the v of each cross street by name.
+
+    Streets that end on another road end exactly on its line (their end points are computed as
+    intersections), so node_roads can join them."""
+    rows, ends, v_of = [], {}, {}
+    bank = {}
+    for side, sign, name in (("W", 1, "滨河西路"), ("E", -1, "滨河东路")):
+        line = town.river.offset_curve(sign * BANK_OFFSET, join_style="mitre").intersection(town.polygon)
+        assert line.geom_type == "LineString", f"{name} leaves the town"
+        bank[side] = line
+        rows.append((name, "arterial", NOTE_ROAD_BANK, line))
+        ends[(name, "south")], ends[(name, "north")] = sorted([line.coords[0], line.coords[-1]],
+                                                              key=lambda c: c[1])
+
+    mains = town.slice_bounds[1:-1]
+    inside = [v for v in town.cross_streets if V_SOUTH < v < V_NORTH]   # the others miss the town
+    bridges = bridge_streets(inside, mains)
+    main_names, other_names = iter(MAIN_STREET_NAMES), iter(CROSS_STREET_NAMES)
+    cross_lines = []
+    for v in sorted(inside, reverse=True):                             # north to south
+        main = v in mains
+        name = next(main_names) if main else next(other_names)
+        kind = "arterial" if main else "street"
+        v_of[name] = v
+        west, east = sorted(LineString([(-3000, v), (3000, v)]).intersection(town.polygon).coords)
+        across = LineString([west, east])
+        pw, pe = across.intersection(bank["W"]), across.intersection(bank["E"])
+        assert pw.geom_type == pe.geom_type == "Point"
+        pieces = [LineString([west, pw])] + ([LineString([pw, pe])] if v in bridges else []) \
+            + [LineString([pe, east])]
+        cross_lines += [pieces[0], pieces[-1]]
+        rows.append((name, kind, NOTE_ROAD_STREET, pieces[0]))
+        if v in bridges:
+            rows.append((name[:-1] + "桥", "bridge", NOTE_ROAD_BRIDGE, pieces[1]))
+        rows.append((name, kind, NOTE_ROAD_STREET, pieces[-1]))
+        ends[(name, "W")], ends[(name, "E")] = west, east
+    assert next(main_names, None) is None and next(other_names, None) is None, "street names unused"
+
+    grid = list(cross_lines)
+    for side in ("W", "E"):
+        assert len(LONG_STREET_NAMES[side]) >= len(town.long_streets[side])
+        for u, name in zip(town.long_streets[side], LONG_STREET_NAMES[side]):
+            parts = attached_parts(LineString([(u, V_SOUTH - 100), (u, V_NORTH + 100)]), town, cross_lines)
+            if parts:
+                rows.append((name, "street", NOTE_ROAD_STREET, MultiLineString(parts)))
+                grid += parts
+    for lane in lanes:
+        for part in attached_parts(lane, town, grid):
+            rows.append((None, "lane", NOTE_ROAD_LANE, part))
+    return rows, ends, v_of
+
+
+def bridge_streets(vs: list[float], mains: list[float]) -> set[float]:
+    """The cross streets that cross the river. From about 250 m inside the south end, each next
+    bridge is 400-600 m north of the previous one (on a main street if one is in that range, else
+    the street nearest 500 m), until the north end is less than 400 m away."""
+    vs = sorted(vs)
+    chosen = [min(vs, key=lambda v: abs(v - (V_SOUTH + 250)))]
+    while chosen[-1] < V_NORTH - 400:
+        last = chosen[-1]
+        ahead = [v for v in vs if v > last]
+        if not ahead:
+            break
+        in_range = [v for v in ahead if 400 <= v - last <= 600]
+        if in_range:
+            chosen.append(min(in_range, key=lambda v: (v not in mains, abs(v - last - 500))))
+        else:   # cross streets are 150-250 m apart, so the miss is small
+            chosen.append(min(ahead, key=lambda v: abs(v - last - 500)))
+    return set(chosen)
+
+
+def attached_parts(line: LineString, town: Town, grid: list) -> list[LineString]:
+    """The parts of line inside the town that meet a road of grid. A part cut off from the grid
+    by a bulge of the town edge would be an island in the network, so it is dropped."""
+    parts = [p for p in shapely.get_parts(line.intersection(town.polygon)) if p.geom_type == "LineString"]
+    return [p for p in parts if p.length > 1.0 and min(p.distance(g) for g in grid) < 1e-6]
+
+
+def roads_out_of_town(geo: Geo, ends: dict, rng) -> list[tuple]:
+    """Roads from the edge of the town to the two villages of 宁乡镇 and to the other township
+    seats, in EPSG:4546: the main valley roads north and south from the ends of the river roads,
+    the others from the end of a cross street. 下枣林乡 is reached on from 暖泉镇."""
+    def seat(code):
+        return Point(_TO_M.transform(*TOWNSHIP_POINTS[code][0]))
+
+    plan = [   # name, kind, from, to, route (for the source note)
+        ("宁金公路", "arterial", ends[("滨河西路", "north")], seat("141129101"), "the town to the invented seat of 金罗镇"),
+        ("宁武公路", "arterial", ends[("府前街", "E")], seat("141129103"), "the town to the invented seat of 武家庄镇"),
+        ("宁枝公路", "arterial", ends[("滨河东路", "south")], seat("141129102"), "the town to the invented seat of 枝柯镇"),
+        ("宁暖公路", "arterial", ends[("阳坡路", "W")], seat("141129104"), "the town to the invented seat of 暖泉镇"),
+        ("暖下公路", "arterial", seat("141129104"), seat("141129201"), "the invented seat of 暖泉镇 to that of 下枣林乡"),
+        ("郝家岭村道", "street", ends[("新华街", "W")], Point(geo.sites_m["141129100201"]), "the town to the invented site of 郝家岭村"),
+        ("冯家岭村道", "street", ends[("育才街", "E")], Point(geo.sites_m["141129100202"]), "the town to the invented site of 冯家岭村"),
+    ]
+    inside = to_m(geo.county).buffer(-100)
+    town = geo.valley.to_xy(geo.town.polygon)
+    return [(name, kind, NOTE_ROAD_OUT.format(route), winding_road(a, b, rng, inside, town))
+            for name, kind, a, b, route in plan]
+
+
+def winding_road(a: Point, b: Point, rng, inside, town) -> LineString:
+    """A country road from a to b: the straight line bent sideways by a smooth random wave that
+    vanishes at both ends (as a road following valleys would), plus a few metres of noise, with a
+    vertex every 250 m or so. Drawn again, less bent, until it stays inside the county and out of
+    the town (it may only touch the town edge where it starts)."""
+    a, b = np.array(a.coords[0]), np.array(b.coords[0])
+    d = b - a
+    length = float(np.hypot(*d))
+    normal = np.array([-d[1], d[0]]) / length
+    t = np.linspace(0.0, 1.0, max(3, math.ceil(length / 250.0)) + 1)
+    for attempt in range(12):
+        amp = rng.uniform(0.02, 0.06) * length * 0.7 ** attempt
+        wave = np.sin(np.pi * t) * np.sin(int(rng.integers(1, 4)) * np.pi * t + rng.uniform(0, 2 * np.pi))
+        noise = np.concatenate([[0.0], rng.normal(0.0, 10.0, len(t) - 2), [0.0]])
+        road = LineString(a + np.outer(t, d) + np.outer(amp * wave + noise, normal))
+        # (a start on the town edge may graze the town by rounding: allow a centimetre)
+        if inside.covers(road) and road.intersection(town).length < 0.01:
+            return road
+    raise AssertionError(f"no road from {a} to {b} stays inside the county and out of the town")
+
+
+def node_roads(lines: list, grid: float) -> list[MultiLineString]:
+    """Split the roads wherever they meet or cross and give each road back its pieces: roads then
+    meet only at shared vertices, which is what a network needs. Snap rounding on a grid of
+    `grid` (as for the boundaries) also joins a street to the road it ends on when its computed
+    end is a hair off that road's line."""
+    noded = shapely.union_all(lines, grid_size=grid)
+    # Cut into two-point segments, so that no piece runs on past a junction into another road,
+    # and hand each segment to the one road it lies on.
+    segs = []
+    for part in shapely.get_parts(noded):
+        xy = shapely.get_coordinates(part)
+        segs += [LineString(xy[i:i + 2]) for i in range(len(xy) - 1)]
+    segs = np.array(segs, dtype=object)
+    mids = shapely.line_interpolate_point(segs, 0.5, normalized=True)
+    seg_idx, road_idx = shapely.STRtree(lines).query(mids, predicate="dwithin", distance=2 * grid)
+    assert np.array_equal(np.sort(seg_idx), np.arange(len(segs))), "a road segment is ambiguous or lost"
+    out = []
+    for r in range(len(lines)):
+        merged = shapely.line_merge(shapely.multilinestrings(segs[seg_idx[road_idx == r]]))
+        out.append(merged if merged.geom_type == "MultiLineString" else MultiLineString([merged]))
+    return out
+
+
+def road_components(lines: list) -> int:
+    """Connected pieces of a road network once noded where lines meet or cross (union-find over
+    the end points of the noded lines, rounded to the 7 written decimals)."""
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(lines)))
+    parent = {}
+
+    def find(k):
+        parent.setdefault(k, k)
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for line in noded:
+        (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
+        a, b = find((round(x0, 7), round(y0, 7))), find((round(x1, 7), round(y1, 7)))
+        parent[a] = b
+    return len({find(k) for k in list(parent)})
+
+
+# ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
 
 def geojson_geometry(geom) -> dict:
-    """RFC 7946 geometry: exterior rings counter-clockwise, coordinates rounded to 7 decimals."""
+    """RFC 7946 geometry: exterior rings counter-clockwise, coordinates rounded to 7 decimals.
+    Lines are written as MultiLineString (the roads table's type)."""
     if geom.geom_type == "Point":
         return {"type": "Point", "coordinates": [round(geom.x, 7), round(geom.y, 7)]}
+    if geom.geom_type in ("LineString", "MultiLineString"):
+        return {"type": "MultiLineString",
+                "coordinates": [[[round(x, 7), round(y, 7)] for x, y in line.coords]
+                                for line in shapely.get_parts(geom)]}
     if geom.geom_type == "Polygon":
         geom = MultiPolygon([geom])
     geom = MultiPolygon([orient(p, sign=1.0) for p in geom.geoms])
@@ -1267,7 +1508,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     path.write_bytes(buf.getvalue().encode("utf-8"))
 
 
-def write_bundle(out: Path, geo: Geo, divisions, compounds, orgs, assignments, members, sites) -> None:
+def write_bundle(out: Path, geo: Geo, divisions, compounds, orgs, assignments, members, sites,
+                 roads) -> None:
     out.mkdir(parents=True, exist_ok=True)
     names = {d["code"]: d["name"] for d in divisions}
 
@@ -1328,6 +1570,10 @@ def write_bundle(out: Path, geo: Geo, divisions, compounds, orgs, assignments, m
          "source": "synthetic", "source_note": NOTE_KT}
         for i, (n, wg, bodies) in enumerate(KEY_TASKS, start=1)])
 
+    write_geojson(out / "roads.geojson", [(
+        {"code": r["code"], "county_code": COUNTY, "name": r["name"], "kind": r["kind"],
+         "source": "synthetic", "source_note": r["note"]}, r["ll"]) for r in roads])
+
 
 # ---------------------------------------------------------------------------------------------
 # Self-checks on the written files
@@ -1355,7 +1601,7 @@ def assert_tiles(whole, parts: list, what: str, rel: float = 1e-9) -> None:
 
 def self_check(out: Path) -> dict:
     L = {n: read_layer(out, n) for n in ("counties", "townships", "divisions", "compounds",
-                                         "grid_cells", "party_orgs", "practice_sites")}
+                                         "grid_cells", "party_orgs", "practice_sites", "roads")}
     C = {n: read_csv(out, n) for n in ("members", "assignments", "work_groups", "key_tasks")}
     assert [len(L[n]) for n in ("counties", "townships", "divisions", "compounds", "party_orgs")] \
         == [1, 6, 89, N_COMPOUNDS, N_ORGS]
@@ -1369,8 +1615,8 @@ def self_check(out: Path) -> dict:
         assert len(set(codes)) == len(codes), f"duplicate codes in {layer}"
         for p, g in feats:
             assert g.is_valid and not g.is_empty, f"invalid geometry {layer} {p['code']}"
-            for poly in getattr(g, "geoms", []):   # RFC 7946: exterior rings counter-clockwise
-                assert poly.exterior.is_ccw and not any(r.is_ccw for r in poly.interiors)
+            for poly in (g.geoms if g.geom_type == "MultiPolygon" else []):   # RFC 7946: exterior rings
+                assert poly.exterior.is_ccw and not any(r.is_ccw for r in poly.interiors)  # counter-clockwise
             assert p["source"] in ("nbs2023", "amap", "synthetic") and p["source_note"]
     for name, rows in C.items():
         key = "code" if "code" in rows[0] else None
@@ -1465,7 +1711,43 @@ def self_check(out: Path) -> dict:
     for code, theme in (("141129104218", "生态文明"), ("141129201213", "乡村旅游"), ("141129201203", "积分超市"),
                         ("141129100011", "民俗文化"), ("141129100014", "生态宜居")):
         assert stations[code][0]["demonstration"] is True and stations[code][0]["theme"] == theme
+    check_roads(L)
     return {"L": L, "C": C}
+
+
+def check_roads(L: dict) -> None:
+    """The road layer is a connected network whose lines meet at shared vertices, runs between
+    the compounds, and reaches every compound and every practice site of the town within 150 m."""
+    roads = L["roads"]
+    assert [p["code"] for p, _ in roads] == [f"{COUNTY}-R{i:04d}" for i in range(1, len(roads) + 1)]
+    assert all(p["kind"] in ROAD_KINDS and p["county_code"] == COUNTY for p, _ in roads)
+    assert all(g.geom_type == "MultiLineString" for _, g in roads)
+    lines = [line for _, g in roads for line in g.geoms]
+    assert road_components(lines) == 1, "the road network is not connected"
+    # Meeting only at shared vertices: noding adds no vertex of its own.
+    def vertices(geoms):
+        return {(round(x, 7), round(y, 7)) for x, y in shapely.get_coordinates(geoms)}
+    assert vertices(shapely.node(shapely.multilinestrings(lines))) == vertices(lines), \
+        "roads cross or meet between vertices"
+
+    comps = [g for _, g in L["compounds"]]
+    for p, g in roads:     # through a compound = the interiors meet; touching would be allowed
+        hits = [c for c in comps if shapely.relate_pattern(g, c, "T********")]
+        assert not hits, f"road {p['code']} runs through a compound"
+    gaps = road_gaps(L)
+    assert len(gaps["town sites"]) == 16   # the centre, 宁乡镇's institute, 14 community stations
+    assert max(gaps["compounds"]) <= 150 and max(gaps["town sites"]) <= 150, "a place is off the roads"
+
+
+def road_gaps(L: dict) -> dict:
+    """Metres (EPSG:4546) from each compound's representative point and each practice site in the
+    town (its communities) to the nearest road."""
+    roads_m = to_m(shapely.union_all([g for _, g in L["roads"]]))
+    town = shapely.union_all([g for p, g in L["divisions"]
+                              if p["township_code"] == "141129100" and p["kind"] == "community"])
+    reps = [to_m(g.representative_point()) for _, g in L["compounds"]]
+    sites = [to_m(g) for _, g in L["practice_sites"] if town.covers(g)]
+    return {"compounds": shapely.distance(roads_m, reps), "town sites": shapely.distance(roads_m, sites)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1511,6 +1793,15 @@ def summarize(data: dict, out: Path) -> None:
           f"members per compound {min(members.values())}-{max(members.values())}")
     print(f"  practice sites {len(L['practice_sites'])} (demonstration 10); compounds > 500 m from the "
           f"nearest station: {far_station} (centroid: {far_centroid}), from any practice site: {far_site}")
+    roads = L["roads"]
+    km = {k: sum(to_m(g).length for p, g in roads if p["kind"] == k) / 1000 for k in ROAD_KINDS}
+    gaps = road_gaps(L)
+    clear = min(to_m(r).distance(g) for _, r in roads for _, g in comps)
+    print(f"  roads {len(roads)}, one connected network ({(out / 'roads.geojson').stat().st_size / 1024:.0f} KiB): "
+          + ", ".join(f"{k} {sum(p['kind'] == k for p, _ in roads)} / {km[k]:.1f} km" for k in ROAD_KINDS))
+    print(f"  nearest road within {max(gaps['compounds']):.0f} m of every compound's representative point "
+          f"and {max(gaps['town sites']):.0f} m of the {len(gaps['town sites'])} practice sites in the town; "
+          f"streets keep >= {clear:.1f} m off the compounds")
 
 
 def main(argv=None) -> None:
@@ -1524,7 +1815,8 @@ def main(argv=None) -> None:
     assignments = build_assignments(orgs, compounds)
     members = build_members(orgs, assignments, compounds)
     sites = build_practice_sites(geo, divisions, compounds, others)
-    write_bundle(args.out, geo, divisions, compounds, orgs, assignments, members, sites)
+    roads = build_roads(geo, compounds, others)
+    write_bundle(args.out, geo, divisions, compounds, orgs, assignments, members, sites, roads)
     summarize(self_check(args.out), args.out)
 
 

@@ -132,3 +132,22 @@ def fingerprint(engine) -> dict[str, str]:
                 f"SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' "
                 f"ORDER BY t::text)), '') FROM {table.name} t")).scalar_one()
     return out
+
+
+@pytest.fixture(scope="session")
+def service(databases, seeded_template):
+    """The real service over its own seeded database, on a loopback port."""
+    from service import LiveService
+
+    url = databases.create(seeded_template, "service")
+    with LiveService(url) as live:
+        live.database_url = url
+        yield live
+
+
+@pytest.fixture(scope="session")
+def api(service):
+    import httpx
+
+    with httpx.Client(base_url=service.url, timeout=60) as client:
+        yield client

@@ -59,7 +59,7 @@ def test_real_codes_and_invented_features_say_so(seeded_engine):
     expected = {c: r["name"] for c, r in real.items() if r["level"] == "village_or_community"}
     assert stored == expected
     for table in ("townships", "divisions", "compounds", "grid_cells", "party_orgs", "members",
-                  "assignments", "practice_sites", "work_groups", "key_tasks"):
+                  "assignments", "practice_sites", "work_groups", "key_tasks", "roads"):
         sources = {s for (s,) in q(seeded_engine, f"SELECT DISTINCT source FROM {table}")}
         assert sources == {"synthetic"}, table
         assert q(seeded_engine, f"SELECT count(*) FROM {table} WHERE source_note IS NULL")[0][0] == 0

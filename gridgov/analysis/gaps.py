@@ -116,8 +116,9 @@ def to_table(g: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def to_xlsx(g: pd.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
+def to_xlsx(g: pd.DataFrame, path):
+    """Write the gap list for officials to ``path`` (a file name or a binary file object)."""
+    path = Path(path) if isinstance(path, str) else path
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         to_table(g).to_excel(writer, sheet_name="问题小区", index=False)
         sheet = writer.sheets["问题小区"]
