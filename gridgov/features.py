@@ -179,7 +179,9 @@ class FeatureService:
 
     engine: Engine
     collections: dict[str, Collection] = field(default_factory=build_collections)
-    cache_size: int = 16
+    cache_size: int = 2048
+    version_ttl: float = 1.0
+    _versions: tuple | None = field(default=None, repr=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -199,10 +201,18 @@ class FeatureService:
 
     def version_tag(self, table_names: tuple[str, ...] | None = None) -> str:
         """A short token that changes whenever any of the tables changes (and daily, because
-        'active today' moves with the date)."""
-        import hashlib
+        'active today' moves with the date).
 
-        v = self.versions(table_names)
+        The versions are read at most every ``version_ttl`` seconds: a write shows up in pages
+        and tiles within that time, and a burst of requests costs one lookup, not one each."""
+        import hashlib
+        import time
+
+        now = time.monotonic()
+        if self._versions is None or now - self._versions[0] > self.version_ttl:
+            self._versions = (now, self.versions())
+        all_versions = self._versions[1]
+        v = {t: all_versions.get(t, 0) for t in (table_names or sorted(all_versions))}
         raw = json.dumps([dt.date.today().isoformat(), v], sort_keys=True)
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
@@ -215,11 +225,14 @@ class FeatureService:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         result = coll.frame(self.engine)
+        self._remember(key, result)
+        return result
+
+    def _remember(self, key, value) -> None:
         with self._lock:
-            self._cache[key] = result
+            self._cache[key] = value
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        return result
 
     def properties_of(self, coll: Collection) -> dict[str, str]:
         if coll.layer is not None:
@@ -245,9 +258,19 @@ class FeatureService:
         if offset < 0:
             raise _bad("offset", "offset must not be negative")
         box = parse_bbox(bbox) if isinstance(bbox, str) or bbox is None else bbox
+        # Pages are cached per data version: a repeated request costs one version lookup.
+        key = ("items", collection_id, box, limit, offset, properties, sortby, filter,
+               self.version_tag(coll.tables))
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return dict(self._cache[key])
         if coll.layer is not None:
-            return self._table_items(coll, box, limit, offset, properties, sortby, filter)
-        return self._frame_items(coll, box, limit, offset, properties, sortby, filter)
+            page = self._table_items(coll, box, limit, offset, properties, sortby, filter)
+        else:
+            page = self._frame_items(coll, box, limit, offset, properties, sortby, filter)
+        self._remember(key, page)
+        return dict(page)
 
     def item(self, collection_id: str, feature_id: str) -> dict:
         coll = self.collection(collection_id)

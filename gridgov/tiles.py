@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -77,6 +78,23 @@ SELECT ST_AsMVT(t0, '{layer.name}', {EXTENT}, 'mvt_geom') FROM (
 """
 
 
+def _envelope(z: int, x: int, y: int) -> str:
+    """The tile's bounds in lon/lat (with the MVT buffer), as WKT: coverage is only computed for
+    compounds that can appear in the tile."""
+    n = 2 ** z
+    pad = BUFFER / EXTENT
+
+    def lon(v):
+        return v / n * 360.0 - 180.0
+
+    def lat(v):
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * v / n))))
+
+    w, e = lon(x - pad), lon(x + 1 + pad)
+    north, south = lat(max(y - pad, 0)), lat(min(y + 1 + pad, n))
+    return f"POLYGON(({w} {south},{e} {south},{e} {north},{w} {north},{w} {south}))"
+
+
 @dataclass
 class TileService:
     engine: Engine
@@ -95,13 +113,14 @@ class TileService:
     def etag(self, name: str) -> str:
         return f'"{name}-{self.versions(self.layer(name).tables)}"'
 
-    def tile(self, name: str, z: int, x: int, y: int) -> tuple[bytes, str]:
+    def tile(self, name: str, z: int, x: int, y: int, etag: str | None = None
+             ) -> tuple[bytes, str]:
         """(MVT bytes, ETag) of one tile."""
         layer = self.layer(name)
         if not 0 <= z <= 24 or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
             raise BadRequest([Problem("request", None, "z/x/y",
                                       f"tile {z}/{x}/{y} does not exist (0 ≤ x, y < 2^z, z ≤ 24)")])
-        etag = self.etag(name)
+        etag = etag or self.etag(name)
         key = (name, z, x, y, etag)
         with self._lock:
             if key in self._cache:
@@ -113,7 +132,8 @@ class TileService:
             stmt = self._sql.get(name)
             if stmt is None:
                 stmt = self._sql[name] = text(_tile_sql(layer))
-            params = {"z": z, "x": x, "y": y, **scope(None, None), **thresholds(None)}
+            params = {"z": z, "x": x, "y": y, **scope(None, None, _envelope(z, x, y)),
+                      **thresholds(None)}
             with self.engine.connect() as conn:
                 data = conn.execute(stmt, params).scalar() or b""
             data = bytes(data)

@@ -35,6 +35,6 @@ async def tile(request: Request, layer: str, z: int = Path(ge=0, le=24),
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    data, etag = await run_in_threadpool(svc.tile, layer, z, x, y)
+    data, etag = await run_in_threadpool(svc.tile, layer, z, x, y, etag)
     headers["ETag"] = etag
     return Response(content=data, media_type=MVT, headers=headers)
