@@ -12,7 +12,7 @@ The web layer (gridgov_api) only parses requests and renders what this returns.
 Example:
     >>> svc = FeatureService(engine)
     >>> page = svc.items("compounds", limit=10, filter="households > 500")
-    >>> page["numberMatched"], len(page["features"])
+    >>> page.matched, len(page.features)
 """
 
 from __future__ import annotations
@@ -248,8 +248,8 @@ class FeatureService:
     # --- items ---------------------------------------------------------------------------------
     def items(self, collection_id: str, *, bbox=None, limit: int = DEFAULT_LIMIT,
               offset: int = 0, properties: str | None = None, sortby: str | None = None,
-              filter: str | None = None, filter_lang: str | None = None) -> dict:
-        """One page as a GeoJSON FeatureCollection dict (plus numberMatched/numberReturned)."""
+              filter: str | None = None, filter_lang: str | None = None) -> "Page":
+        """One page of a collection (see :class:`Page`: ``as_dict()`` or ``to_json()``)."""
         coll = self.collection(collection_id)
         if filter_lang not in (None, "", "cql2-text"):
             raise _bad("filter-lang", f"{filter_lang!r} is not supported; use cql2-text")
@@ -264,13 +264,13 @@ class FeatureService:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return dict(self._cache[key])
+                return self._cache[key]
         if coll.layer is not None:
             page = self._table_items(coll, box, limit, offset, properties, sortby, filter)
         else:
             page = self._frame_items(coll, box, limit, offset, properties, sortby, filter)
         self._remember(key, page)
-        return dict(page)
+        return page
 
     def item(self, collection_id: str, feature_id: str) -> dict:
         coll = self.collection(collection_id)
@@ -282,9 +282,10 @@ class FeatureService:
             frame = self.frame(coll)
             page = self._frame_page(coll, frame[frame[coll.key] == feature_id], 1, 0, None,
                                     len(frame))
-        if not page["features"]:
+        features = page.features
+        if not features:
             raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
-        return page["features"][0]
+        return features[0]
 
     def _table_items(self, coll, box, limit, offset, properties, sortby, filter_text, extra=None):
         t = tables.metadata.tables[coll.layer.table]
@@ -304,24 +305,29 @@ class FeatureService:
                  parse_sortby(sortby, allowed)] + [t.c[coll.key].asc()]
         props = func.json_build_object(*[x for n in chosen for x in (literal_column(f"'{n}'"),
                                                                      t.c[n])])
+        # PostGIS writes each feature's JSON; one round trip brings the page and the count, and
+        # Python never holds a feature object.
+        feature = func.json_build_object(
+            literal_column("'type'"), literal_column("'Feature'"), literal_column("'id'"),
+            t.c[coll.key], literal_column("'geometry'"),
+            func.ST_AsGeoJSON(t.c.geom, 9).op("::")(literal_column("json")),
+            literal_column("'properties'"), props).label("f")
         where = and_(*conds) if conds else None
-        page = select(func.ST_AsGeoJSON(t.c.geom, 9).label("g"), t.c[coll.key].label("id"),
-                      props.label("p")).order_by(*order).limit(limit).offset(offset)
+        page = select(feature).order_by(*order).limit(limit).offset(offset)
         count = select(func.count()).select_from(t)
         if where is not None:
             page = page.where(where)
             count = count.where(where)
+        inner = page.subquery()
+        stmt = select(func.coalesce(func.json_agg(inner.c.f).op("::")(literal_column("text")),
+                                    "[]"), func.count(inner.c.f), count.scalar_subquery())
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(page).all()
-                matched = conn.execute(count).scalar_one()
+                features_json, returned, matched = conn.execute(stmt).one()
         except sa_exc.DataError as exc:  # e.g. households > 'abc': the value, not the server
             detail = str(exc.orig).strip().splitlines()[0]
             raise _bad("filter", f"a value does not fit its property: {detail}") from None
-        features = [{"type": "Feature", "id": r.id,
-                     "geometry": json.loads(r.g) if r.g is not None else None,
-                     "properties": r.p} for r in rows]
-        return _page(features, matched)
+        return Page(features_json, int(matched), int(returned))
 
     def _frame_items(self, coll, box, limit, offset, properties, sortby, filter_text):
         frame = self.frame(coll)
@@ -352,10 +358,34 @@ class FeatureService:
             features.append({"type": "Feature", "id": _json_value(row[coll.key]),
                              "geometry": json.loads(geoms[i]) if geoms[i] else None,
                              "properties": {n: _json_value(row[n]) for n in names}})
-        return _page(features, matched)
+        return Page(json.dumps(features, ensure_ascii=False), int(matched), len(features))
 
 
-def _page(features: list[dict], matched: int) -> dict:
-    return {"type": "FeatureCollection", "features": features, "numberMatched": int(matched),
-            "numberReturned": len(features),
-            "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+@dataclass
+class Page:
+    """One page of features: the features as JSON text (as PostGIS wrote them) and the counts."""
+
+    features_json: str
+    matched: int
+    returned: int
+    timestamp: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(
+        timespec="seconds"))
+
+    @property
+    def features(self) -> list[dict]:
+        return json.loads(self.features_json)
+
+    def as_dict(self, links: list[dict] | None = None) -> dict:
+        out = {"type": "FeatureCollection", "features": self.features,
+               "numberMatched": self.matched, "numberReturned": self.returned,
+               "timeStamp": self.timestamp}
+        if links is not None:
+            out["links"] = links
+        return out
+
+    def to_json(self, links: list[dict] | None = None) -> str:
+        """The FeatureCollection as text, without parsing the features again."""
+        head = json.dumps({"type": "FeatureCollection", "numberMatched": self.matched,
+                           "numberReturned": self.returned, "timeStamp": self.timestamp,
+                           "links": links or []}, ensure_ascii=False)
+        return head[:-1] + ', "features": ' + self.features_json + "}"

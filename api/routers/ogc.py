@@ -153,11 +153,11 @@ async def items(collection_id: str, q: ItemsQuery = Depends(),
     page = await run_in_threadpool(
         svc.items, collection_id, bbox=q.bbox, limit=q.limit, offset=q.offset,
         properties=q.properties, sortby=q.sortby, filter=q.filter, filter_lang=q.filter_lang)
-    page["links"] = _page_links(q.request, collection_id, q, page["numberReturned"],
-                                page["numberMatched"])
-    coll = svc.collection(collection_id)
-    return respond(q.request, q.f, page, coll.title,
-                   html.links(page["links"]) + html.features_table(page), media_type=GEOJSON)
+    links = _page_links(q.request, collection_id, q, page.returned, page.matched)
+    if wants_html(q.request, q.f):
+        return HTMLResponse(html.page(svc.collection(collection_id).title, html.links(links)
+                                      + html.features_table(page.as_dict())))
+    return Response(page.to_json(links), media_type=GEOJSON)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")

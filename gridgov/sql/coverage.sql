@@ -2,7 +2,9 @@
 -- :envelope (WKT in EPSG:4326, or NULL) limits the work to compounds meeting it (vector tiles).
 WITH links AS (
     SELECT l.*, o.name AS org_name
-    FROM gridgov_links(:as_of, CASE WHEN :all_counties THEN NULL ELSE CAST(:counties AS text[]) END) l
+    FROM gridgov_links(:as_of,
+                       CASE WHEN :all_counties THEN NULL ELSE CAST(:counties AS text[]) END,
+                       ST_GeomFromText(CAST(:envelope AS text), 4326)) l
     JOIN party_orgs o ON o.code = l.org_code
     WHERE l.county_code = ANY(:counties) OR :all_counties
 ), per_compound AS (
