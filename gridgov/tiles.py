@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ LAYERS = {
         "code, name, community_name, households, orgs, round(members::numeric, 1)::float8 AS members,"
         " round(households_per_member::numeric, 1)::float8 AS households_per_member, status,"
         " far_assignment, orgs_zh, round(max_office_m::numeric)::float8 AS max_office_m",
-        "SELECT * FROM ({coverage}) c",
+        "SELECT * FROM tile_coverage",
         ("compounds", "assignments", "party_orgs", "divisions", "townships", "grid_cells")),
     "grid_cells": TileLayer("grid_cells", "网格", "code, community_code, seq",
                             "SELECT * FROM grid_cells", ("grid_cells",)),
@@ -62,8 +61,18 @@ LAYERS = {
 }
 
 
+_REFRESH = """
+INSERT INTO tile_coverage (code, name, community_name, households, orgs, members,
+                           households_per_member, status, far_assignment, orgs_zh, max_office_m,
+                           geom)
+SELECT code, name, community_name, households, orgs, members, households_per_member, status,
+       far_assignment, orgs_zh, max_office_m, geom
+FROM ({coverage}) c
+"""
+
+
 def _tile_sql(layer: TileLayer) -> str:
-    source = layer.source.replace("{coverage}", sql("coverage").text)
+    source = layer.source
     return f"""
 WITH bounds AS (
     SELECT ST_TileEnvelope(:z, :x, :y) AS env,
@@ -78,23 +87,6 @@ SELECT ST_AsMVT(t0, '{layer.name}', {EXTENT}, 'mvt_geom') FROM (
 """
 
 
-def _envelope(z: int, x: int, y: int) -> str:
-    """The tile's bounds in lon/lat (with the MVT buffer), as WKT: coverage is only computed for
-    compounds that can appear in the tile."""
-    n = 2 ** z
-    pad = BUFFER / EXTENT
-
-    def lon(v):
-        return v / n * 360.0 - 180.0
-
-    def lat(v):
-        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * v / n))))
-
-    w, e = lon(x - pad), lon(x + 1 + pad)
-    north, south = lat(max(y - pad, 0)), lat(min(y + 1 + pad, n))
-    return f"POLYGON(({w} {south},{e} {south},{e} {north},{w} {north},{w} {south}))"
-
-
 @dataclass
 class TileService:
     engine: Engine
@@ -103,6 +95,7 @@ class TileService:
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _sql: dict = field(default_factory=dict, repr=False)
+    _coverage_tag: str | None = field(default=None, repr=False)
 
     def layer(self, name: str) -> TileLayer:
         try:
@@ -132,16 +125,31 @@ class TileService:
             stmt = self._sql.get(name)
             if stmt is None:
                 stmt = self._sql[name] = text(_tile_sql(layer))
-            params = {"z": z, "x": x, "y": y, **scope(None, None, _envelope(z, x, y)),
-                      **thresholds(None)}
+            if name == "compounds":
+                self._refresh_coverage(etag)
             with self.engine.connect() as conn:
-                data = conn.execute(stmt, params).scalar() or b""
+                data = conn.execute(stmt, {"z": z, "x": x, "y": y}).scalar() or b""
             data = bytes(data)
         with self._lock:
             self._cache[key] = data
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return data, etag
+
+    def _refresh_coverage(self, tag: str) -> None:
+        """Bring tile_coverage up to the data version ``tag`` (once, whichever worker asks)."""
+        if self._coverage_tag == tag:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgov.tile_coverage'))"))
+            stored = conn.execute(text("SELECT tag FROM tile_coverage_state WHERE id = 1")).scalar()
+            if stored != tag:
+                conn.execute(text("DELETE FROM tile_coverage"))
+                conn.execute(text(_REFRESH.replace("{coverage}", sql("coverage").text)),
+                             {**scope(None, None), **thresholds(None)})
+                conn.execute(text("UPDATE tile_coverage_state SET tag = :t, refreshed_at = now() "
+                                  "WHERE id = 1"), {"t": tag})
+        self._coverage_tag = tag
 
     def tilejson(self, name: str, base_url: str, bounds: list[float] | None = None) -> dict:
         layer = self.layer(name)

@@ -25,8 +25,8 @@ def test_spatial_columns_have_fixed_srid_and_gist(empty_engine):
             "SELECT f_table_name, srid FROM geometry_columns WHERE f_geometry_column = 'geom'")).all())
         gist = {r[0] for r in conn.execute(text(
             "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist (geom)%'"))}
-    assert cols == {t: 4326 for t in SPATIAL_TABLES}
-    assert gist == set(SPATIAL_TABLES)
+    assert cols == {t: 4326 for t in (*SPATIAL_TABLES, "tile_coverage")}
+    assert gist == {*SPATIAL_TABLES, "tile_coverage"}
 
 
 def test_constraints_refuse_bad_rows(seeded_copy):
@@ -54,4 +54,4 @@ def test_downgrade_and_upgrade_again(empty_url):
     migrate.downgrade(empty_url, "base")
     assert migrate.current(empty_url) is None
     migrate.upgrade(empty_url)
-    assert migrate.current(empty_url) == "0004"
+    assert migrate.current(empty_url) == "0005"

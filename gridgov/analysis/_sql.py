@@ -25,6 +25,6 @@ def connection(bind: Engine | Connection):
             yield conn
 
 
-def scope(as_of: dt.date | None, counties: list[str] | None, envelope: str | None = None) -> dict:
+def scope(as_of: dt.date | None, counties: list[str] | None) -> dict:
     return {"as_of": as_of or dt.date.today(), "counties": list(counties or []),
-            "all_counties": not counties, "envelope": envelope}
+            "all_counties": not counties}

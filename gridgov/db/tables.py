@@ -22,6 +22,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -287,6 +288,35 @@ data_versions = Table(
     Column("table_name", Text, primary_key=True),
     Column("version", BigInteger, nullable=False, server_default="1"),
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Coverage materialized per data version for vector tiles (migration 0005); a cache.
+tile_coverage = Table(
+    "tile_coverage",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text),
+    Column("community_name", Text),
+    Column("households", Integer),
+    Column("orgs", Integer),
+    Column("members", Float(53)),
+    Column("households_per_member", Float(53)),
+    Column("status", Text),
+    Column("far_assignment", Boolean),
+    Column("orgs_zh", Text),
+    Column("max_office_m", Float(53)),
+    Column("geom", Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False),
+    Index("ix_tile_coverage_geom", "geom", postgresql_using="gist"),
+    prefixes=["UNLOGGED"],
+)
+tile_coverage_state = Table(
+    "tile_coverage_state",
+    metadata,
+    Column("id", Integer, primary_key=True, server_default="1"),
+    Column("tag", Text),
+    Column("refreshed_at", DateTime(timezone=True)),
+    CheckConstraint("id = 1", name="one"),
+    prefixes=["UNLOGGED"],
 )
 
 SPATIAL_TABLES = ("counties", "townships", "divisions", "compounds", "grid_cells", "party_orgs",

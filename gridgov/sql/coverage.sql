@@ -1,10 +1,7 @@
 -- Coverage of every compound as of :as_of (links: see migration 0002, gridgov_links).
--- :envelope (WKT in EPSG:4326, or NULL) limits the work to compounds meeting it (vector tiles).
 WITH links AS (
     SELECT l.*, o.name AS org_name
-    FROM gridgov_links(:as_of,
-                       CASE WHEN :all_counties THEN NULL ELSE CAST(:counties AS text[]) END,
-                       ST_GeomFromText(CAST(:envelope AS text), 4326)) l
+    FROM gridgov_links(:as_of, CASE WHEN :all_counties THEN NULL ELSE CAST(:counties AS text[]) END) l
     JOIN party_orgs o ON o.code = l.org_code
     WHERE l.county_code = ANY(:counties) OR :all_counties
 ), per_compound AS (
@@ -19,9 +16,7 @@ WITH links AS (
            avg(l.office_m) AS mean_office_m,
            max(l.office_m) AS max_office_m
     FROM compounds k LEFT JOIN links l ON l.compound_code = k.code
-    WHERE (k.county_code = ANY(:counties) OR :all_counties)
-      AND (CAST(:envelope AS text) IS NULL
-           OR k.geom && ST_GeomFromText(CAST(:envelope AS text), 4326))
+    WHERE k.county_code = ANY(:counties) OR :all_counties
     GROUP BY k.code
 )
 SELECT k.code, k.name, k.community_code, d.name AS community_name, d.township_code,

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 
 The one definition of "who covers what with how many members" that coverage, org load, gaps and
 the recommender build on; QGIS users can call it too: SELECT * FROM gridgov_links(current_date).
-``counties`` and ``envelope`` (optional) limit the work to organizations active there.
+``counties`` (optional) limits the work to organizations active in those counties.
 Members: an assignment's explicit ``members``, else an even share of the members the organization
 has not committed explicitly elsewhere. Distances are on the spheroid (geography), correct for any
 county, not only near 111°E.
@@ -22,19 +22,16 @@ branch_labels = None
 depends_on = None
 
 LINKS = r"""
-CREATE OR REPLACE FUNCTION gridgov_links(as_of date, counties text[] DEFAULT NULL,
-                                         envelope geometry DEFAULT NULL)
+CREATE OR REPLACE FUNCTION gridgov_links(as_of date, counties text[] DEFAULT NULL)
 RETURNS TABLE (org_code text, compound_code text, county_code text, members float8,
                office_m float8)
 LANGUAGE sql STABLE PARALLEL SAFE ROWS 20000 AS $$
-    -- counties / envelope: only organizations active on compounds in those counties or meeting
-    -- that envelope (NULL: all). Their links elsewhere are still read, because an
-    -- organization's members are shared among all its compounds.
+    -- counties: only organizations active in them (NULL: all). Their links elsewhere are still
+    -- read, because an organization's members are shared among all its compounds.
     WITH relevant AS (
-        SELECT DISTINCT a.org_code FROM assignments a JOIN compounds k ON k.code = a.compound_code
+        SELECT DISTINCT a.org_code FROM assignments a
         WHERE a.valid_from <= as_of AND (a.valid_to IS NULL OR a.valid_to > as_of)
           AND (counties IS NULL OR a.county_code = ANY(counties))
-          AND (envelope IS NULL OR k.geom && envelope)
     ), active AS (
         SELECT a.org_code, a.compound_code, a.county_code, sum(a.members) AS members
         FROM assignments a JOIN relevant r ON r.org_code = a.org_code
@@ -78,4 +75,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS scenarios")
-    op.execute("DROP FUNCTION IF EXISTS gridgov_links(date, text[], geometry)")
+    op.execute("DROP FUNCTION IF EXISTS gridgov_links(date, text[])")
