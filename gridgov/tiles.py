@@ -71,8 +71,11 @@ FROM ({coverage}) c
 """
 
 
-def _tile_sql(layer: TileLayer) -> str:
-    source = layer.source
+def _tile_sql(layer: TileLayer, gcj02: bool = False) -> str:
+    """The tile query; ``gcj02`` shifts features onto a GCJ-02 basemap (Amap), looking for them
+    a little wider because the shift (< 0.01°) moves them into tiles they do not touch in WGS84."""
+    geom = "gridgov_to_gcj02(s.geom)" if gcj02 else "s.geom"
+    reach = "ST_Expand(bounds.env4326, 0.01)" if gcj02 else "bounds.env4326"
     return f"""
 WITH bounds AS (
     SELECT ST_TileEnvelope(:z, :x, :y) AS env,
@@ -80,9 +83,9 @@ WITH bounds AS (
 )
 SELECT ST_AsMVT(t0, '{layer.name}', {EXTENT}, 'mvt_geom') FROM (
     SELECT {layer.columns},
-           ST_AsMVTGeom(ST_Transform(s.geom, 3857), bounds.env, {EXTENT}, {BUFFER}, true) AS mvt_geom
-    FROM ({source}) s, bounds
-    WHERE s.geom && bounds.env4326
+           ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.env, {EXTENT}, {BUFFER}, true) AS mvt_geom
+    FROM ({layer.source}) s, bounds
+    WHERE s.geom && {reach}
 ) AS t0
 """
 
@@ -106,15 +109,17 @@ class TileService:
     def etag(self, name: str) -> str:
         return f'"{name}-{self.versions(self.layer(name).tables)}"'
 
-    def tile(self, name: str, z: int, x: int, y: int, etag: str | None = None
-             ) -> tuple[bytes, str]:
-        """(MVT bytes, ETag) of one tile."""
+    def tile(self, name: str, z: int, x: int, y: int, etag: str | None = None,
+             crs: str = "wgs84") -> tuple[bytes, str]:
+        """(MVT bytes, ETag) of one tile; ``crs="gcj02"`` for overlays on Amap."""
         layer = self.layer(name)
         if not 0 <= z <= 24 or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
             raise BadRequest([Problem("request", None, "z/x/y",
                                       f"tile {z}/{x}/{y} does not exist (0 ≤ x, y < 2^z, z ≤ 24)")])
+        if crs not in ("wgs84", "gcj02"):
+            raise BadRequest([Problem("request", None, "crs", "crs must be wgs84 or gcj02")])
         etag = etag or self.etag(name)
-        key = (name, z, x, y, etag)
+        key = (name, z, x, y, etag, crs)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -122,9 +127,9 @@ class TileService:
         if z < layer.minzoom:
             data = b""
         else:
-            stmt = self._sql.get(name)
+            stmt = self._sql.get((name, crs))
             if stmt is None:
-                stmt = self._sql[name] = text(_tile_sql(layer))
+                stmt = self._sql[(name, crs)] = text(_tile_sql(layer, crs == "gcj02"))
             if name == "compounds":
                 self._refresh_coverage(etag)
             with self.engine.connect() as conn:

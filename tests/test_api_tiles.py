@@ -59,3 +59,27 @@ def test_etag_304_and_change_on_write(api, service):
     assert again.status_code == 200 and again.headers["etag"] != etag
     # other layers keep their tags
     assert api.get(url("grid_cells")).headers["etag"] == api.get(url("grid_cells")).headers["etag"]
+
+
+def test_amap_overlays_are_shifted(api, service):
+    from fastapi.testclient import TestClient
+
+    from gridgov.settings import DatabaseSettings
+    from gridgov_api.app import create_app
+    from gridgov_api.settings import ServiceSettings
+
+    plain = mapbox_vector_tile.decode(api.get(url("practice_sites")).content)
+    shifted = mapbox_vector_tile.decode(api.get(url("practice_sites") + "?crs=gcj02").content)
+    assert plain["practice_sites"]["features"] and shifted["practice_sites"]["features"]
+    a = {f["properties"]["code"]: f["geometry"]["coordinates"] for f in
+         plain["practice_sites"]["features"]}
+    b = {f["properties"]["code"]: f["geometry"]["coordinates"] for f in
+         shifted["practice_sites"]["features"]}
+    common = set(a) & set(b)
+    assert common and all(a[c] != b[c] for c in common)
+    assert api.get(url("practice_sites") + "?crs=mars").status_code == 400
+    app = create_app(ServiceSettings(basemap="amap"),
+                     DatabaseSettings(database_url=service.database_url))
+    with TestClient(app) as client:
+        page = client.get("/maps/overview").text
+    assert "crs=gcj02" in page and "autonavi" in page

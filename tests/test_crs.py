@@ -87,3 +87,23 @@ def test_normalize_epsg_and_unknown():
     assert crs.normalize_crs("EPSG:4490").to_epsg() == 4490
     with pytest.raises(ValueError, match="unknown CRS 'mars'"):
         crs.normalize_crs("mars")
+
+
+def test_database_offset_matches_python(empty_engine):
+    """gridgov_gcj02_offset (migration 0006, used for Amap overlays) is the same formula."""
+    from sqlalchemy import text
+
+    lon, lat = county_grid(7)
+    glon, glat = crs.wgs84_to_gcj02(lon, lat)
+    with empty_engine.connect() as conn:
+        for x, y, gx, gy in zip(lon, lat, glon, glat):
+            dlon, dlat = conn.execute(text("SELECT * FROM gridgov_gcj02_offset(:x, :y)"),
+                                      {"x": float(x), "y": float(y)}).one()
+            assert metres(x + dlon, y + dlat, gx, gy) < 0.001
+        # a compound-sized square is shifted as a whole to within half a metre of each vertex
+        wkt = "POLYGON((111.2 37.34,111.202 37.34,111.202 37.342,111.2 37.342,111.2 37.34))"
+        shifted = shapely.from_wkt(conn.execute(text(
+            "SELECT ST_AsText(gridgov_to_gcj02(ST_GeomFromText(:w, 4326)))"), {"w": wkt}).scalar())
+    exact = crs.from_wgs84(shapely.from_wkt(wkt), "gcj02")
+    for (x1, y1), (x2, y2) in zip(shapely.get_coordinates(shifted), shapely.get_coordinates(exact)):
+        assert metres(x1, y1, x2, y2) < 0.5

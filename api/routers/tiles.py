@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Request
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -30,11 +32,14 @@ def tilejson(layer: str, request: Request, svc: TileService = Depends(tiles)):
 @router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="One vector tile (Web Mercator)",
             response_class=Response)
 async def tile(request: Request, layer: str, z: int = Path(ge=0, le=24),
-               x: int = Path(ge=0), y: int = Path(ge=0), svc: TileService = Depends(tiles)):
+               x: int = Path(ge=0), y: int = Path(ge=0),
+               crs: Literal["wgs84", "gcj02"] = Query("wgs84", description=(
+                   "gcj02: features shifted onto GCJ-02 basemaps such as Amap")),
+               svc: TileService = Depends(tiles)):
     etag = await run_in_threadpool(svc.etag, layer)
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    data, etag = await run_in_threadpool(svc.tile, layer, z, x, y, etag)
+    data, etag = await run_in_threadpool(svc.tile, layer, z, x, y, etag, crs)
     headers["ETag"] = etag
     return Response(content=data, media_type=MVT, headers=headers)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
+import shapely
 from folium.plugins import VectorGridProtobuf
 from sqlalchemy import Engine, text
 
@@ -26,6 +27,7 @@ from gridgov.analysis import access as access_mod
 from gridgov.analysis import coverage as coverage_mod
 from gridgov.analysis import gaps as gaps_mod
 from gridgov.errors import NotFound
+from gridgov.io.crs import from_wgs84
 from gridgov.maps import style
 
 SEAT = (37.34, 111.205)
@@ -70,6 +72,20 @@ def _basemap(m: folium.Map, opts: MapOptions) -> None:
             tiles="https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
                   "&style=8&x={x}&y={y}&z={z}", attr="高德地图", name="高德 底图",
             subdomains="1234").add_to(m)
+
+
+def _on_basemap(opts: MapOptions, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Inline overlays in the basemap's coordinates: GCJ-02 for Amap, else as stored (WGS84)."""
+    if opts.basemap != "amap" or frame.empty:
+        return frame
+    return frame.set_geometry([from_wgs84(g, "gcj02") for g in frame.geometry], crs=4326)
+
+
+def _latlon(opts: MapOptions, lat: float, lon: float) -> tuple[float, float]:
+    if opts.basemap != "amap":
+        return lat, lon
+    p = from_wgs84(shapely.Point(lon, lat), "gcj02")
+    return p.y, p.x
 
 
 def _tile_url(opts: MapOptions, layer: str) -> str:
@@ -117,15 +133,16 @@ def _legend(items: dict[str, str], title: str) -> str:
     return f"<b>{title}</b>{rows}"
 
 
-def _outlines(m: folium.Map, engine: Engine) -> None:
+def _outlines(m: folium.Map, engine: Engine, opts: MapOptions) -> None:
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT 'county' AS kind, name, ST_AsGeoJSON(ST_Boundary(geom), 6) FROM counties "
-            "UNION ALL SELECT 'township', name, ST_AsGeoJSON(ST_Boundary(geom), 6) FROM townships "
+            "SELECT 'county' AS kind, name, ST_AsBinary(ST_Boundary(geom)) FROM counties "
+            "UNION ALL SELECT 'township', name, ST_AsBinary(ST_Boundary(geom)) FROM townships "
             "WHERE geom IS NOT NULL")).all()
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"kind": k, "name": n}, "geometry": json.loads(g)}
-        for k, n, g in rows if g]}
+    frame = _on_basemap(opts, gpd.GeoDataFrame(
+        {"kind": [r[0] for r in rows], "name": [r[1] for r in rows]},
+        geometry=[shapely.from_wkb(bytes(r[2])) for r in rows], crs=4326))
+    fc = json.loads(frame.to_json(ensure_ascii=False))
     folium.GeoJson(fc, name="县、乡镇界 · boundaries", style_function=lambda f: {
         "color": "#424242" if f["properties"]["kind"] == "county" else "#9e9e9e",
         "weight": 3 if f["properties"]["kind"] == "county" else 1.5, "fill": False,
@@ -174,7 +191,7 @@ _OFFICE_POPUP = """function(p) {
 def overview_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
     """Command center: compounds by coverage status, offices, sites by tier, outlines, KPIs."""
     m = _map(opts)
-    _outlines(m, engine)
+    _outlines(m, engine, opts)
     _vector(m, opts, "compounds", "小区包联状态 · compounds", _STATUS_STYLE, _COMPOUND_POPUP)
     _vector(m, opts, "offices", "机关党组织驻地 · offices", _OFFICE_STYLE, _OFFICE_POPUP)
     _vector(m, opts, "practice_sites", "新时代文明实践阵地 · practice sites", _SITE_STYLE,
@@ -237,12 +254,13 @@ def gaps_map(engine: Engine, opts: MapOptions = MapOptions(), top: int = 50) -> 
     """Planners: every compound by status (tiles), the ranked gaps inline with their reasons, and
     the ranked list beside the map (click a row to fly to the compound)."""
     m = _map(opts)
-    _outlines(m, engine)
+    _outlines(m, engine, opts)
     _vector(m, opts, "compounds", "小区包联状态 · compounds", _STATUS_STYLE, _COMPOUND_POPUP,
             show=True)
     g = gaps_mod.gaps(engine).head(top)
-    frame = gpd.GeoDataFrame(g[["rank", "code", "name", "households", "priority", "reasons_zh",
-                                "status", "geometry"]], geometry="geometry", crs=4326)
+    frame = _on_basemap(opts, gpd.GeoDataFrame(
+        g[["rank", "code", "name", "households", "priority", "reasons_zh", "status", "geometry"]],
+        geometry="geometry", crs=4326))
     folium.GeoJson(
         frame.to_json(na="null", ensure_ascii=False), name="问题小区 · gaps",
         style_function=lambda f: {"color": "#b71c1c", "weight": 3, "fillOpacity": 0.0},
@@ -279,12 +297,13 @@ def org_map(engine: Engine, org_code: str, opts: MapOptions = MapOptions()) -> f
         raise NotFound(f"no organization with code {org_code!r}")
     cov = coverage_mod.coverage(engine)
     mine = cov[cov["org_codes"].map(lambda codes: org_code in codes)]
-    location = (org[3], org[4]) if org[3] is not None else SEAT
+    location = _latlon(opts, org[3], org[4]) if org[3] is not None else SEAT
     m = _map(opts, zoom=15, location=location)
-    _outlines(m, engine)
+    _outlines(m, engine, opts)
     if len(mine):
-        frame = gpd.GeoDataFrame(mine[["code", "name", "households", "members", "status_zh",
-                                       "orgs_zh", "geometry"]], geometry="geometry", crs=4326)
+        frame = _on_basemap(opts, gpd.GeoDataFrame(
+            mine[["code", "name", "households", "members", "status_zh", "orgs_zh", "geometry"]],
+            geometry="geometry", crs=4326))
         folium.GeoJson(frame.to_json(na="null", ensure_ascii=False), name="包联小区",
                        style_function=lambda f: {"color": "#1565c0", "fillOpacity": 0.4},
                        popup=folium.GeoJsonPopup(["name", "households", "members", "status_zh",
@@ -312,12 +331,13 @@ def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
 
     s = AnalysisSettings()
     m = _map(opts, zoom=13)
-    _outlines(m, engine)
+    _outlines(m, engine, opts)
     with engine.connect() as conn:
         sites = conn.execute(text("SELECT code, name, tier, ST_Y(geom), ST_X(geom) FROM "
                                   "practice_sites ORDER BY code")).all()
     circles = folium.FeatureGroup(name="生活圈 · life circles (步行距离 ÷ 绕行系数)")
     for _, name, tier, lat, lon in sites:
+        lat, lon = _latlon(opts, lat, lon)
         for minutes, walk in ((15, s.circle_15_m), (10, s.circle_10_m), (5, s.circle_5_m)):
             folium.Circle((lat, lon), radius=walk / s.detour_factor, weight=1,
                           color=style.CIRCLE_COLORS[f"{minutes}min"], fill=True,
@@ -328,6 +348,7 @@ def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
     pts = acc[["kind", "code", "name", "nearest_walk_m", "life_circle", "life_circle_zh",
                "station_code", "geometry"]].copy()
     pts["nearest_walk_m"] = pts["nearest_walk_m"].round(0)
+    pts = _on_basemap(opts, gpd.GeoDataFrame(pts, geometry="geometry", crs=4326))
     group = folium.FeatureGroup(name="小区与村/社区 · places by life circle")
     for _, r in pts.iterrows():
         folium.CircleMarker((r.geometry.y, r.geometry.x), radius=5 if r["kind"] == "compound" else 7,
