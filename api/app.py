@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import errors
+from . import errors, openapi
 from .routers import analysis, health, maps, ogc, tiles
 from .settings import ServiceSettings
 from gridgov.db import make_engine
@@ -20,7 +19,7 @@ from gridgov.features import FeatureService
 from gridgov.settings import DatabaseSettings
 from gridgov.tiles import TileService
 
-STATIC = Path(__file__).parent / "static"
+from gridgov.maps.pages import STATIC
 log = logging.getLogger("gridgov.api")
 
 
@@ -44,6 +43,7 @@ def create_app(settings: ServiceSettings | None = None,
                   description="中阳县网格包联: OGC API - Features, vector tiles, analyses, maps")
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     for router in (ogc.router, tiles.router, analysis.router, maps.router, health.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -181,6 +181,21 @@ def serve_cmd(host: Optional[str] = typer.Option(None, help="default GRIDGOV_SER
                 workers=workers, log_level="info", access_log=False)
 
 
+@app.command("map")
+def map_cmd(page: str = typer.Argument(..., help="overview, gaps, access or org"),
+            output: Path = typer.Option(..., "--output", "-o", help="HTML file to write"),
+            org: Optional[str] = typer.Option(None, help="organization code (for 'org')"),
+            basemap: str = typer.Option("none", help="none, osm, tianditu or amap")) -> None:
+    """Save a map as one standalone HTML file (opens without the service)."""
+    from gridgov.maps.pages import save_standalone
+
+    try:
+        path = save_standalone(_engine(), page, output, org, basemap)
+    except GridgovError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
+
+
 # --- analyses ------------------------------------------------------------------------------
 
 FORMATS = ("table", "csv", "xlsx", "geojson")

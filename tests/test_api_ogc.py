@@ -114,3 +114,11 @@ def test_owslib_reads_with_bbox_and_filter(service):
     expected = db_rows(service, """SELECT code FROM compounds WHERE households > 400 AND
         ST_Intersects(geom, ST_MakeEnvelope(111.19, 37.32, 111.21, 37.35, 4326))""")
     assert sorted(f["id"] for f in page["features"]) == sorted(r[0] for r in expected)
+
+
+def test_openapi_is_3_0(api):
+    doc = api.get("/api").json()
+    assert doc["openapi"] == "3.0.3"
+    text = api.get("/api").text
+    assert '"type": "null"' not in text and '"type":"null"' not in text
+    assert "/collections/{collection_id}/items" in doc["paths"]

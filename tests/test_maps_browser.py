@@ -85,3 +85,26 @@ def test_access_and_org_maps(browser, service, api):
         assert errors == [] and only_local(requests), path
         page.close()
     assert api.get("/maps/org/nope").status_code == 404
+
+
+def test_standalone_export_opens_from_a_file(browser, seeded_engine, tmp_path):
+    from gridgov.maps.pages import save_standalone
+
+    path = save_standalone(seeded_engine, "overview", tmp_path / "overview.html")
+    text = path.read_text(encoding="utf-8")
+    import re
+
+    assert not re.search(r"<script[^>]*\ssrc=", text)  # every script inline
+    assert not re.search(r"<link[^>]*\shref=", text)  # every style sheet inline
+    assert "/tiles/" not in text
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length > 50")
+    assert errors == []
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    popup = click_compound(page)
+    assert "户数" in popup
+    page.close()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import html as _html
 import json
-from dataclasses import dataclass
+from pathlib import Path
+from dataclasses import dataclass, replace
 
 import folium
 import geopandas as gpd
+import pandas as pd
 import shapely
 from folium.plugins import VectorGridProtobuf
 from sqlalchemy import Engine, text
@@ -31,6 +33,9 @@ from gridgov.io.crs import from_wgs84
 from gridgov.maps import style
 
 SEAT = (37.34, 111.205)
+# Leaflet and its plugins, vendored (see static/vendor/README.md); the service serves this folder
+# at /static, and standalone pages inline the files.
+STATIC = Path(__file__).parent / "static"
 
 
 @dataclass(frozen=True)
@@ -40,14 +45,24 @@ class MapOptions:
     basemap: str = "none"  # none | osm | tianditu | amap
     tianditu_key: str | None = None
     refresh_seconds: int = 60
+    # A single self-contained HTML file: assets and data inlined, no service needed.
+    standalone: bool = False
+    engine: Engine | None = None  # standalone pages read their layers through it
 
 
 def _map(opts: MapOptions, zoom: int = 14, location=SEAT) -> folium.Map:
     m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, control_scale=True)
     a = opts.base_url + opts.asset_base
-    # Only Leaflet itself: no jQuery, Bootstrap or icon fonts from CDNs.
-    m.default_js = [("leaflet", f"{a}/leaflet/leaflet.js")]
-    m.default_css = [("leaflet_css", f"{a}/leaflet/leaflet.css")]
+    if opts.standalone:
+        vendor = STATIC / "vendor" / "leaflet"
+        m.default_js, m.default_css = [], []
+        m.get_root().header.add_child(folium.Element(
+            f"<style>{(vendor / 'leaflet.css').read_text(encoding='utf-8')}</style>"
+            f"<script>{(vendor / 'leaflet.js').read_text(encoding='utf-8')}</script>"), index=0)
+    else:
+        # Only Leaflet itself: no jQuery, Bootstrap or icon fonts from CDNs.
+        m.default_js = [("leaflet", f"{a}/leaflet/leaflet.js")]
+        m.default_css = [("leaflet_css", f"{a}/leaflet/leaflet.css")]
     # folium's popups only ask jQuery for `$(html)[0]`: a three-line stand-in instead of 90 KB
     m.get_root().header.add_child(folium.Element(
         "<script>window.$ = window.$ || function(h) { var t = document.createElement('template');"
@@ -93,8 +108,39 @@ def _tile_url(opts: MapOptions, layer: str) -> str:
     return f"{opts.base_url}/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf{shift}"
 
 
+def _inline_layer(m: folium.Map, opts: MapOptions, layer: str, style_js: str,
+                  popup_js: str | None) -> None:
+    """Standalone pages: the tile layer's features inlined, drawn with the same style and popup
+    functions as the vector tiles."""
+    from gridgov.analysis._sql import scope, sql
+    from gridgov.analysis.coverage import thresholds
+    from gridgov.tiles import LAYERS
+
+    spec = LAYERS[layer]
+    source = f"({sql('coverage').text})" if layer == "compounds" else f"({spec.source})"
+    with opts.engine.connect() as conn:
+        result = conn.execute(text(f"SELECT {spec.columns}, ST_AsBinary(geom) AS wkb FROM "
+                                   f"{source} s"), {**scope(None, None), **thresholds(None)})
+        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    geoms = [shapely.from_wkb(bytes(b)) for b in frame.pop("wkb")]
+    data = _on_basemap(opts, gpd.GeoDataFrame(frame, geometry=geoms, crs=4326)).to_json(
+        na="null", ensure_ascii=False)
+    popup = f"onEachFeature: function(f, l) {{ l.bindPopup(({popup_js})(f.properties)); }}," \
+        if popup_js else ""
+    _script(m, f"""
+var style_{layer} = {style_js};
+L.geoJSON({data}, {{
+  style: function(f) {{ return style_{layer}(f.properties, {m.get_name()}.getZoom()); }},
+  pointToLayer: function(f, ll) {{ return L.circleMarker(ll, style_{layer}(f.properties)); }},
+  {popup}
+}}).addTo({m.get_name()});""")
+
+
 def _vector(m: folium.Map, opts: MapOptions, layer: str, name: str, style_js: str,
-            popup_js: str | None, show: bool = True) -> VectorGridProtobuf:
+            popup_js: str | None, show: bool = True) -> VectorGridProtobuf | None:
+    if opts.standalone:
+        _inline_layer(m, opts, layer, style_js, popup_js)
+        return None
     options = (f'{{"interactive": true, "maxNativeZoom": 18, "getFeatureId": function(f) '
                f'{{ return f.properties.code; }}, "vectorTileLayerStyles": {{"{layer}": '
                f'{style_js}}}}}')
@@ -190,6 +236,7 @@ _OFFICE_POPUP = """function(p) {
 
 def overview_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
     """Command center: compounds by coverage status, offices, sites by tier, outlines, KPIs."""
+    opts = replace(opts, engine=engine)
     m = _map(opts)
     _outlines(m, engine, opts)
     _vector(m, opts, "compounds", "小区包联状态 · compounds", _STATUS_STYLE, _COMPOUND_POPUP)
@@ -228,6 +275,8 @@ def _kpi_html(k: dict) -> str:
 
 def _refresh(m: folium.Map, opts: MapOptions) -> None:
     """Poll the KPIs; when the data version moves, redraw the tile layers and the figures."""
+    if opts.standalone:
+        return
     _script(m, f"""
 (function() {{
   var last = null;
@@ -253,6 +302,7 @@ def _refresh(m: folium.Map, opts: MapOptions) -> None:
 def gaps_map(engine: Engine, opts: MapOptions = MapOptions(), top: int = 50) -> folium.Map:
     """Planners: every compound by status (tiles), the ranked gaps inline with their reasons, and
     the ranked list beside the map (click a row to fly to the compound)."""
+    opts = replace(opts, engine=engine)
     m = _map(opts)
     _outlines(m, engine, opts)
     _vector(m, opts, "compounds", "小区包联状态 · compounds", _STATUS_STYLE, _COMPOUND_POPUP,
@@ -290,6 +340,7 @@ document.querySelectorAll('#gap-list li').forEach(function(li) {{
 
 def org_map(engine: Engine, org_code: str, opts: MapOptions = MapOptions()) -> folium.Map:
     """One organization's territory: its office, its compounds and the walk between them."""
+    opts = replace(opts, engine=engine)
     with engine.connect() as conn:
         org = conn.execute(text("SELECT name, parent_body, member_count, ST_Y(geom), ST_X(geom) "
                                 "FROM party_orgs WHERE code = :c"), {"c": org_code}).first()
@@ -327,6 +378,7 @@ def org_map(engine: Engine, org_code: str, opts: MapOptions = MapOptions()) -> f
 
 def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
     """Practice-site access: 5/10/15-minute circles round each site, places by life circle."""
+    opts = replace(opts, engine=engine)
     from gridgov.settings import AnalysisSettings
 
     s = AnalysisSettings()
@@ -365,3 +417,21 @@ def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
 
 
 PAGES = {"overview": overview_map, "gaps": gaps_map, "access": access_map}
+
+
+def save_standalone(engine: Engine, page: str, path, org_code: str | None = None,
+                    basemap: str = "none") -> Path:
+    """Write one map as a single HTML file that opens without the service (assets and data
+    inlined; no live refresh)."""
+    opts = MapOptions(standalone=True, basemap=basemap)
+    if page == "org":
+        if not org_code:
+            raise NotFound("the org map needs an organization code (--org)")
+        m = org_map(engine, org_code, opts)
+    elif page in PAGES:
+        m = PAGES[page](engine, opts)
+    else:
+        raise NotFound(f"no map {page!r}; maps: {', '.join([*PAGES, 'org'])}")
+    path = Path(path)
+    path.write_text(m.get_root().render(), encoding="utf-8")
+    return path
