@@ -8,18 +8,21 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import errors, openapi
-from .routers import analysis, health, maps, ogc, tiles
-from .settings import ServiceSettings
 from gridgov.db import make_engine
 from gridgov.features import FeatureService
+from gridgov.maps.pages import STATIC
 from gridgov.settings import DatabaseSettings
 from gridgov.tiles import TileService
 
-from gridgov.maps.pages import STATIC
+from . import errors, openapi
+from .limits import BodyLimit
+from .routers import accounts, analysis, edits, health, maps, ogc, tiles
+from .security import require
+from .settings import ServiceSettings
+
 log = logging.getLogger("gridgov.api")
 
 
@@ -44,7 +47,13 @@ def create_app(settings: ServiceSettings | None = None,
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
-    for router in (ogc.router, tiles.router, analysis.router, maps.router, health.router):
+    # Reading needs the viewer role (anonymous users have it while the settings allow);
+    # routers raise the bar where they write or show personal data.
+    viewer = [Depends(require("viewer"))]
+    for router in (ogc.router, tiles.router, analysis.router, maps.router):
+        app.include_router(router, dependencies=viewer)
+    for router in (accounts.router, edits.router, health.router):
         app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -9,11 +9,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
-from gridgov.errors import BadRequest, GridgovError, InputError, NotFound, StoreUnavailable
+from gridgov.auth import AuthError, Forbidden
+from gridgov.errors import (BadRequest, Conflict, GridgovError, InputError, NotFound,
+                            PreconditionRequired, StoreUnavailable)
 
 log = logging.getLogger("gridgov.api")
 
 STATUS = [
+    (AuthError, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (Conflict, 412, "PreconditionFailed"),
+    (PreconditionRequired, 428, "PreconditionRequired"),
     (NotFound, 404, "NotFound"),
     (BadRequest, 400, "InvalidParameterValue"),
     (InputError, 422, "InvalidInput"),
@@ -30,7 +36,15 @@ def install(app: FastAPI) -> None:
     async def domain(request: Request, exc: GridgovError):
         for kind, status, code in STATUS:
             if isinstance(exc, kind):
-                return _body(code, str(exc), status)
+                response = _body(code, str(exc), status)
+                if isinstance(exc, Conflict):
+                    # the current state, so the client can redo its change on top of it
+                    response = JSONResponse({"code": code, "description": str(exc),
+                                             "current": exc.current}, status_code=status,
+                                            headers={"ETag": f'"v{exc.current["version"]}"'})
+                if isinstance(exc, AuthError):
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                return response
         return _body("BadRequest", str(exc), 400)
 
     async def store_down(request: Request, exc: sa_exc.OperationalError):

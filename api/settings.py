@@ -20,3 +20,10 @@ class ServiceSettings(BaseSettings):
     refresh_seconds: int = Field(default=60, ge=5)
     max_limit: int = Field(default=10_000, ge=1)
     default_limit: int = Field(default=100, ge=1)
+    # Read-only access without signing in (maps and aggregates only); False requires a token.
+    anonymous: bool = True
+    # Signs the OAuth2 tokens. Unset: a random key per process (tokens end with the process);
+    # set it when running several workers or to keep sign-ins across restarts.
+    secret_key: str | None = Field(default=None, min_length=32)
+    token_minutes: int = Field(default=480, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -196,6 +196,76 @@ def map_cmd(page: str = typer.Argument(..., help="overview, gaps, access or org"
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
 
 
+user_app = typer.Typer(no_args_is_help=True, help="Accounts: viewer, planner, admin.")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(username: str, role: str = typer.Option(..., help="viewer, planner or admin"),
+             password: bool = typer.Option(False, "--password", help="also set a password "
+                                           "(asked for, for the web sign-in)")) -> None:
+    """Create or update a user; prints a new API key (shown once)."""
+    from gridgov import auth
+
+    secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) \
+        if password else None
+    try:
+        key = auth.add_user(_engine(), username, role, secret)
+    except GridgovError as exc:
+        _fail(exc)
+    typer.echo(f"{username} ({role}); API key (keep it, it is not stored): {key}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users and roles."""
+    from gridgov import auth
+
+    for u in auth.list_users(_engine()):
+        typer.echo(f"{u['username']:<20} {u['role']:<8} {'disabled' if u['disabled'] else ''}")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable a user (keys and tokens stop working at once)."""
+    from gridgov import auth
+
+    try:
+        auth.disable_user(_engine(), username)
+    except GridgovError as exc:
+        _fail(exc)
+    typer.echo(f"{username} disabled")
+
+
+@app.command("backup")
+def backup_cmd(path: Path = typer.Argument(..., help="dump file to write")) -> None:
+    """Dump the whole store (pg_dump custom format)."""
+    from gridgov.backup import backup
+    from gridgov.settings import DatabaseSettings
+
+    try:
+        _engine()
+        out = backup(DatabaseSettings().database_url, path)
+    except GridgovError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1024:,.0f} KiB)")
+
+
+@app.command("restore")
+def restore_cmd(path: Path = typer.Argument(..., help="dump file from `gridgov backup`"),
+                into: Optional[str] = typer.Option(None, help="URL of an EMPTY database "
+                                                   "(default GRIDGOV_DATABASE_URL)")) -> None:
+    """Restore a dump into an empty database, in one transaction."""
+    from gridgov.backup import restore
+    from gridgov.settings import DatabaseSettings
+
+    try:
+        restore(path, into or DatabaseSettings().database_url)
+    except GridgovError as exc:
+        _fail(exc)
+    typer.echo("restored; run `gridgov db upgrade` if the dump is older than this version")
+
+
 # --- analyses ------------------------------------------------------------------------------
 
 FORMATS = ("table", "csv", "xlsx", "geojson")

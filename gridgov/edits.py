@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gridgov.errors import InputError, NotFound, Problem
+from gridgov.errors import Conflict, InputError, NotFound, Problem
 
 KINDS = ("unit", "leader", "members")
 
@@ -142,3 +142,87 @@ def apply_change(conn: Connection, change: dict[str, Any], on: dt.date) -> None:
     except KeyError as exc:
         raise InputError([Problem("change", None, str(exc.args[0]),
                                   f"{op} needs the field {exc.args[0]!r}")]) from None
+
+
+# --- versioned edits (the API's, with optimistic concurrency) ---------------------------------
+
+_VERSIONED = {
+    "assignments": ("id", ["id", "org_code", "compound_code", "county_code", "kind", "valid_from",
+                           "valid_to", "members", "note", "version"]),
+    "practice_sites": ("code", ["code", "tier", "name", "demonstration", "theme", "township_code",
+                                "division_code", "version"]),
+    "party_orgs": ("code", ["code", "name", "parent_body", "member_count", "work_group_code",
+                            "version"]),
+}
+
+
+def set_actor(conn: Connection, actor: str) -> None:
+    """Name who writes in this transaction; the audit trigger records it."""
+    conn.execute(text("SELECT set_config('gridgov.actor', :a, true)"), {"a": actor})
+
+
+def current(conn: Connection, table: str, key) -> dict:
+    """A versioned record as a dict (with lon/lat for located records)."""
+    key_col, cols = _VERSIONED[table]
+    located = table in ("practice_sites", "party_orgs")
+    extra = ", ST_X(geom) AS lon, ST_Y(geom) AS lat" if located else ""
+    row = conn.execute(text(f"SELECT {', '.join(cols)}{extra} FROM {table} WHERE {key_col} = :k"),
+                       {"k": key}).mappings().first()
+    if row is None:
+        raise NotFound(f"no {table} record {key!r}")
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
+
+
+def _check_version(conn: Connection, table: str, key, expected: int) -> dict:
+    row = current(conn, table, key)
+    if row["version"] != expected:
+        raise Conflict(f"{table} {key} is at version {row['version']}, not {expected}: someone "
+                       "changed it since you read it", row)
+    return row
+
+
+def end_assignment_versioned(conn: Connection, assignment_id: int, valid_to: dt.date,
+                             expected_version: int) -> dict:
+    row = _check_version(conn, "assignments", assignment_id, expected_version)
+    if row["valid_to"] is not None:
+        raise InputError([Problem("edit", None, "valid_to", f"assignment {assignment_id} already "
+                                  f"ended on {row['valid_to']}")])
+    if valid_to <= dt.date.fromisoformat(row["valid_from"]):
+        raise InputError([Problem("edit", None, "valid_to", f"must be after {row['valid_from']}")])
+    conn.execute(text("UPDATE assignments SET valid_to = :t, version = version + 1, "
+                      "updated_at = now() WHERE id = :i AND version = :v"),
+                 {"t": valid_to, "i": assignment_id, "v": expected_version})
+    return current(conn, "assignments", assignment_id)
+
+
+_SITE_FIELDS = {"name", "demonstration", "theme"}
+_ORG_FIELDS = {"name", "parent_body", "member_count", "work_group_code"}
+
+
+def update_versioned(conn: Connection, table: str, code: str, changes: dict,
+                     expected_version: int) -> dict:
+    """Change a site's or an organization's fields (and lon/lat) if still at ``expected_version``."""
+    allowed = _SITE_FIELDS if table == "practice_sites" else _ORG_FIELDS
+    unknown = set(changes) - allowed - {"lon", "lat"}
+    if unknown:
+        raise InputError([Problem("edit", None, sorted(unknown)[0],
+                                  f"cannot change {', '.join(sorted(unknown))}; allowed: "
+                                  f"{', '.join(sorted(allowed | {'lon', 'lat'}))}")])
+    _check_version(conn, table, code, expected_version)
+    sets, params = [], {"c": code, "v": expected_version}
+    for name in sorted(set(changes) & allowed):
+        sets.append(f"{name} = :{name}")
+        params[name] = changes[name]
+    if "lon" in changes or "lat" in changes:
+        if not ("lon" in changes and "lat" in changes):
+            raise InputError([Problem("edit", None, "lon", "give both lon and lat")])
+        lon, lat = float(changes["lon"]), float(changes["lat"])
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InputError([Problem("edit", None, "lon", "lon/lat out of range")])
+        sets.append("geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)")
+        params.update(lon=lon, lat=lat)
+    if not sets:
+        raise InputError([Problem("edit", None, None, "nothing to change")])
+    conn.execute(text(f"UPDATE {table} SET {', '.join(sets)}, version = version + 1, "
+                      f"updated_at = now() WHERE code = :c AND version = :v"), params)
+    return current(conn, table, code)

@@ -56,3 +56,16 @@ class BadRequest(InputError):
     """A query that cannot be answered as asked (unknown property, malformed filter, ...)."""
 
     closing = ""
+
+
+class Conflict(GridgovError):
+    """The record changed since the client read it (optimistic concurrency): 412, with the
+    current state so the client can redo its change on top of it."""
+
+    def __init__(self, message: str, current: dict):
+        super().__init__(message)
+        self.current = current
+
+
+class PreconditionRequired(GridgovError):
+    """An edit came without the version it is based on (If-Match): 428."""

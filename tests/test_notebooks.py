@@ -3,7 +3,6 @@ outputs in git."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -54,4 +54,4 @@ def test_downgrade_and_upgrade_again(empty_url):
     migrate.downgrade(empty_url, "base")
     assert migrate.current(empty_url) is None
     migrate.upgrade(empty_url)
-    assert migrate.current(empty_url) == "0006"
+    assert migrate.current(empty_url) == "0007"

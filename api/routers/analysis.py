@@ -15,7 +15,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from gridgov.analysis import access, coverage, gaps, load, recommend, scenario
+from gridgov.auth import Forbidden, Principal
 from gridgov.features import _json_value
+
+from ..security import principal
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
 Format = Literal["json", "geojson", "csv", "xlsx"]
@@ -140,7 +143,10 @@ class ScenarioRequest(BaseModel):
 
 
 @router.post("/scenarios", summary="Evaluate a what-if scenario without touching live data")
-async def run_scenario(req: ScenarioRequest = Body(...), eng=Depends(engine)):
+async def run_scenario(req: ScenarioRequest = Body(...), eng=Depends(engine),
+                       who: Principal = Depends(principal)):
+    if req.save_as and not who.at_least("planner"):
+        raise Forbidden("saving a scenario needs the planner role")
     changes = [c.model_dump() for c in req.changes]
     result = await run_in_threadpool(scenario.scenario, eng, changes, req.as_of)
     if req.save_as:

@@ -92,8 +92,9 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
             for k in r))
     g["rules"] = rules
     g["reasons_zh"] = reasons
-    out = g[g["rules"].map(len) > 0].sort_values(["priority", "households"],
-                                                 ascending=False)
+    # code last: equal scores keep one order, whatever order the rows came in
+    out = g[g["rules"].map(len) > 0].sort_values(["priority", "households", "code"],
+                                                 ascending=[False, False, True], kind="stable")
     out.insert(0, "rank", range(1, len(out) + 1))
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=4326)
 

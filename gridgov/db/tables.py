@@ -319,6 +319,36 @@ tile_coverage_state = Table(
     prefixes=["UNLOGGED"],
 )
 
+# Accounts (migration 0007): viewer / planner / admin; secrets stored only as hashes.
+users = Table(
+    "users",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text),
+    Column("api_key_hash", Text),
+    Column("disabled", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("role IN ('viewer', 'planner', 'admin')", name="role"),
+    UniqueConstraint("api_key_hash", name="uq_users_api_key_hash"),
+)
+
+# Every write to an accountable table, by trigger (migration 0007).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("record_key", Text, nullable=False),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Index("ix_audit_log_record", "table_name", "record_key"),
+    Index("ix_audit_log_actor", "actor", "at"),
+)
+
 SPATIAL_TABLES = ("counties", "townships", "divisions", "compounds", "grid_cells", "party_orgs",
                   "practice_sites", "roads")
 

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import getpass
 import os
 import tempfile
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
-from sqlalchemy import Connection, Engine, LargeBinary, bindparam, func, literal_column, text
+from sqlalchemy import (Connection, Engine, LargeBinary, bindparam, func, literal_column, text,
+                        tuple_)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tqdm import tqdm
@@ -51,6 +53,9 @@ class ImportResult:
 def _transaction(engine: Engine, dry_run: bool):
     with engine.connect() as conn:
         trans = conn.begin()
+        # the audit log names who imported: GRIDGOV_ACTOR, else the operating-system user
+        actor = os.environ.get("GRIDGOV_ACTOR") or f"cli:{getpass.getuser()}"
+        conn.execute(text("SELECT set_config('gridgov.actor', :a, true)"), {"a": actor})
         try:
             yield conn
         except BaseException:
@@ -159,10 +164,16 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
     update["updated_at"] = func.now()
     if "version" in table.c:
         update["version"] = table.c.version + 1
+    # Rows that would not change are left alone: a re-import of the same file writes nothing,
+    # so the audit log and versions record real changes only.
+    changed = [c for c in columns if c not in spec.key]
+    differs = tuple_(*[table.c[c] for c in changed]).is_distinct_from(
+        tuple_(*[stmt.excluded[c] for c in changed])) if changed else None
     if spec.key == ("code",):
-        stmt = stmt.on_conflict_do_update(index_elements=["code"], set_=update)
+        stmt = stmt.on_conflict_do_update(index_elements=["code"], set_=update, where=differs)
     else:
-        stmt = stmt.on_conflict_do_update(constraint="uq_assignments_natural", set_=update)
+        stmt = stmt.on_conflict_do_update(constraint="uq_assignments_natural", set_=update,
+                                          where=differs)
     stmt = stmt.returning(literal_column("(xmax = 0)").label("inserted"))
 
     params = []
@@ -173,19 +184,20 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
             p["geom_wkb"] = shapely.to_wkb(geom) if geom is not None else None
         params.append(p)
 
-    inserted = 0
+    inserted = returned = 0
     progress = tqdm(total=len(params), desc=f"import {spec.name}", unit="rows",
                     disable=None if len(params) >= PROGRESS_MIN_ROWS else True, leave=False)
     with progress:
         for start in range(0, len(params), BATCH):
             chunk = params[start:start + BATCH]
-            flags = conn.execute(stmt, chunk).scalars().all() if len(chunk) > 1 else [
-                conn.execute(stmt, chunk[0]).scalar_one()]
+            flags = conn.execute(stmt, chunk).scalars().all() if len(chunk) > 1 else \
+                conn.execute(stmt, chunk[0]).scalars().all()
             inserted += sum(bool(f) for f in flags)
+            returned += len(flags)
             progress.update(len(chunk))
     if spec.name == "key_tasks" and "responsible_orgs" in prepared.columns:
         _write_task_units(conn, prepared.records)
-    return inserted, len(params) - inserted
+    return inserted, returned - inserted
 
 
 def _write_task_units(conn: Connection, records: list[dict]) -> None:

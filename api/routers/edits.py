@@ -1,0 +1,140 @@
+"""Edits by planners: validated, transactional, audited, with optimistic concurrency.
+
+Read a record (its ETag is its version), send the change with ``If-Match: "v<version>"``; if
+someone changed it meanwhile the answer is 412 with the current state, never a lost update.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from gridgov import edits
+from gridgov.auth import Principal
+from gridgov.errors import BadRequest, PreconditionRequired, Problem
+
+from ..security import require
+
+router = APIRouter(prefix="/edits", tags=["Edits"])
+TABLES = {"assignments": "assignments", "sites": "practice_sites", "orgs": "party_orgs"}
+
+
+def _version(if_match: str | None) -> int:
+    if not if_match:
+        raise PreconditionRequired('send If-Match: "v<version>" from the record you read')
+    tag = if_match.strip().strip('"').lstrip("W/").strip('"')
+    if not tag.startswith("v") or not tag[1:].isdigit():
+        raise BadRequest([Problem("request", None, "If-Match", f"{if_match!r} is not a version "
+                                                               'tag like "v3"')])
+    return int(tag[1:])
+
+
+def _respond(row: dict, status: int = 200) -> JSONResponse:
+    return JSONResponse(row, status_code=status, headers={"ETag": f'"v{row["version"]}"'})
+
+
+def _write(request: Request, who: Principal, fn, *args):
+    engine = request.app.state.engine
+
+    def run():
+        with engine.begin() as conn:
+            edits.set_actor(conn, who.username)
+            return fn(conn, *args)
+
+    return run_in_threadpool(run)
+
+
+@router.get("/{kind}/{key}", summary="A record and its version (ETag)")
+async def read(kind: Literal["assignments", "sites", "orgs"], key: str, request: Request,
+               who: Principal = Depends(require("viewer"))):
+    table = TABLES[kind]
+    if table == "assignments" and not key.isdigit():
+        raise BadRequest([Problem("request", None, "id", "assignment ids are numbers")])
+    k = int(key) if table == "assignments" else key
+
+    def run():
+        with request.app.state.engine.connect() as conn:
+            return edits.current(conn, table, k)
+
+    return _respond(await run_in_threadpool(run))
+
+
+class NewAssignment(BaseModel):
+    org_code: str = Field(min_length=1, max_length=64)
+    compound_code: str = Field(min_length=1, max_length=64)
+    kind: Literal["unit", "leader", "members"] = "unit"
+    valid_from: dt.date | None = None
+    members: int | None = Field(None, ge=0, le=100_000)
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/assignments", summary="Start an assignment", status_code=201)
+async def create_assignment(request: Request, body: NewAssignment = Body(...),
+                            who: Principal = Depends(require("planner"))):
+    def create(conn):
+        new_id = edits.add_assignment(conn, body.org_code, body.compound_code,
+                                      valid_from=body.valid_from or dt.date.today(),
+                                      members=body.members, kind=body.kind, note=body.note,
+                                      source=f"edit:{who.username}")
+        return edits.current(conn, "assignments", new_id)
+
+    return _respond(await _write(request, who, create), 201)
+
+
+class EndAssignment(BaseModel):
+    valid_to: dt.date | None = None
+
+
+@router.post("/assignments/{assignment_id}/end", summary="End an assignment (history is kept)")
+async def end_assignment(assignment_id: int, request: Request,
+                         body: EndAssignment = Body(default_factory=EndAssignment),
+                         if_match: str | None = Header(None),
+                         who: Principal = Depends(require("planner"))):
+    version = _version(if_match)
+    row = await _write(request, who, edits.end_assignment_versioned, assignment_id,
+                       body.valid_to or dt.date.today(), version)
+    return _respond(row)
+
+
+class SiteChange(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    demonstration: bool | None = None
+    theme: str | None = Field(None, max_length=200)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    model_config = {"extra": "forbid"}
+
+
+class OrgChange(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    parent_body: str | None = Field(None, max_length=200)
+    member_count: int | None = Field(None, ge=0, le=100_000)
+    work_group_code: str | None = Field(None, max_length=64)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    model_config = {"extra": "forbid"}
+
+
+@router.patch("/sites/{code}", summary="Change or move a practice site")
+async def change_site(code: str, request: Request, body: SiteChange = Body(...),
+                      if_match: str | None = Header(None),
+                      who: Principal = Depends(require("planner"))):
+    version = _version(if_match)
+    changes = body.model_dump(exclude_none=True)
+    return _respond(await _write(request, who, edits.update_versioned, "practice_sites", code,
+                                 changes, version))
+
+
+@router.patch("/orgs/{code}", summary="Change an organization's data")
+async def change_org(code: str, request: Request, body: OrgChange = Body(...),
+                     if_match: str | None = Header(None),
+                     who: Principal = Depends(require("planner"))):
+    version = _version(if_match)
+    changes = body.model_dump(exclude_none=True)
+    return _respond(await _write(request, who, edits.update_versioned, "party_orgs", code,
+                                 changes, version))

@@ -1,0 +1,157 @@
+"""Accounts, roles and what each role may see of personal data.
+
+Roles, from least to most: ``viewer`` (maps and aggregates, no personal data), ``planner``
+(edits assignments and sites, runs and saves scenarios; sees the roster masked), ``admin``
+(imports, users, the roster in full). Passwords are hashed with scrypt (memory-hard, in the
+standard library); API keys are random 32-byte tokens stored as SHA-256 hashes, so the database
+never holds a usable secret.
+
+Example:
+    >>> key = add_user(engine, "zhang", "planner", password="...")   # returns a new API key
+    >>> authenticate_key(engine, key).role
+    'planner'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from gridgov.errors import GridgovError, InputError, NotFound, Problem
+
+ROLES = ("viewer", "planner", "admin")
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+
+
+class AuthError(GridgovError):
+    """Not signed in, or wrong credentials (401)."""
+
+
+class Forbidden(GridgovError):
+    """Signed in, but the role may not do this (403)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: str
+
+    def at_least(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+ANONYMOUS = Principal("anonymous", "viewer")
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + base64.b64encode(salt).decode() + "$" + \
+        base64.b64encode(digest).decode()
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, n, r, p, salt, digest = stored.split("$")
+    got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                         p=int(p), dklen=32)
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def add_user(engine: Engine, username: str, role: str, password: str | None = None) -> str:
+    """Create (or replace) a user; returns a new API key, shown once."""
+    if role not in ROLES:
+        raise InputError([Problem("user", None, "role", f"{role!r} is not one of {ROLES}")])
+    if not username or len(username) > 64:
+        raise InputError([Problem("user", None, "username", "1 to 64 characters")])
+    key = "gg_" + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO users (username, role, password_hash, api_key_hash) VALUES (:u, :r, :p, :k)"
+            " ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, password_hash ="
+            " coalesce(EXCLUDED.password_hash, users.password_hash), api_key_hash ="
+            " EXCLUDED.api_key_hash, disabled = false"),
+            {"u": username, "r": role, "p": hash_password(password) if password else None,
+             "k": hash_key(key)})
+    return key
+
+
+def disable_user(engine: Engine, username: str) -> None:
+    with engine.begin() as conn:
+        if conn.execute(text("UPDATE users SET disabled = true WHERE username = :u"),
+                        {"u": username}).rowcount == 0:
+            raise NotFound(f"no user {username!r}")
+
+
+def list_users(engine: Engine) -> list[dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT username, role, disabled, created_at FROM users "
+                                 "ORDER BY username")).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def authenticate_password(engine: Engine, username: str, password: str) -> Principal:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT role, password_hash, disabled FROM users "
+                                "WHERE username = :u"), {"u": username}).first()
+    if row is None or row.disabled or not verify_password(password, row.password_hash):
+        raise AuthError("wrong user name or password")
+    return Principal(username, row.role)
+
+
+def authenticate_key(engine: Engine, key: str) -> Principal:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT username, role FROM users WHERE api_key_hash = :k AND "
+                                "NOT disabled"), {"k": hash_key(key)}).first()
+    if row is None:
+        raise AuthError("unknown or disabled API key")
+    return Principal(row.username, row.role)
+
+
+def lookup(engine: Engine, username: str) -> Principal:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT role FROM users WHERE username = :u AND NOT disabled"),
+                           {"u": username}).first()
+    if row is None:
+        raise AuthError("the account no longer exists or is disabled")
+    return Principal(username, row.role)
+
+
+# --- personal data ----------------------------------------------------------------------------
+
+PERSONAL_FIELDS = ("name", "phone")
+
+
+def mask_name(name: str | None) -> str | None:
+    """张某华 → 张**: the surname stays, so a planner can tell people apart in a list."""
+    if not name:
+        return name
+    return name[0] + "*" * (len(name) - 1)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return phone
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
+
+
+def protect_members(rows: list[dict], principal: Principal) -> list[dict]:
+    """The roster as ``principal`` may see it: admins in full, planners masked, viewers never
+    (they get aggregates elsewhere). Applied where results are produced, once for all outputs."""
+    if principal.at_least("admin"):
+        return rows
+    if principal.at_least("planner"):
+        return [{**r, "name": mask_name(r.get("name")), "phone": mask_phone(r.get("phone"))}
+                for r in rows]
+    raise Forbidden("the member roster holds personal data: planners see it masked, admins in "
+                    "full; viewers see the aggregates")
