@@ -19,6 +19,7 @@ from gridgov.tiles import TileService
 
 from . import errors, openapi
 from .limits import BodyLimit
+from .responses import EDIT_ERRORS, ERRORS
 from .routers import accounts, analysis, edits, health, maps, ogc, tiles
 from .security import require
 from .settings import ServiceSettings
@@ -51,9 +52,10 @@ def create_app(settings: ServiceSettings | None = None,
     # routers raise the bar where they write or show personal data.
     viewer = [Depends(require("viewer"))]
     for router in (ogc.router, tiles.router, analysis.router, maps.router):
-        app.include_router(router, dependencies=viewer)
-    for router in (accounts.router, edits.router, health.router):
-        app.include_router(router)
+        app.include_router(router, dependencies=viewer, responses=ERRORS)
+    app.include_router(accounts.router, responses=ERRORS)
+    app.include_router(edits.router, responses={**ERRORS, **EDIT_ERRORS})
+    app.include_router(health.router, responses={503: ERRORS[503]})
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

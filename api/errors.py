@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import exc as sa_exc
 
 from gridgov.auth import AuthError, Forbidden
@@ -49,7 +50,8 @@ def install(app: FastAPI) -> None:
 
     async def store_down(request: Request, exc: sa_exc.OperationalError):
         # the database restarted or is unreachable: say so quickly, the pool recovers by itself
-        log.warning("store unavailable: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        orig = getattr(exc, "orig", None)
+        log.warning("store unavailable: %s", str(orig or exc).splitlines()[0])
         return _body("StoreUnavailable", "the PostGIS store is not answering; try again shortly",
                      503)
 
@@ -60,7 +62,25 @@ def install(app: FastAPI) -> None:
             parts.append(f"{where}: {e.get('msg')}")
         return _body("InvalidParameterValue", "; ".join(parts) or "invalid request", 400)
 
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        # the framework's own errors (unparseable body, unknown route, wrong method) in our shape
+        codes = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed",
+                 413: "PayloadTooLarge"}
+        response = _body(codes.get(exc.status_code, "HTTPError"), str(exc.detail), exc.status_code)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    async def value_error(request: Request, exc: ValueError):
+        # PostgreSQL text cannot hold NUL; the driver says so with a ValueError when binding
+        if "NUL" in str(exc):
+            return _body("BadRequest", "NUL characters are not allowed in values", 400)
+        raise exc
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ValueError, value_error)
     app.add_exception_handler(GridgovError, domain)
     app.add_exception_handler(sa_exc.OperationalError, store_down)
     app.add_exception_handler(sa_exc.InterfaceError, store_down)
+    app.add_exception_handler(sa_exc.TimeoutError, store_down)  # no pooled connection in time
     app.add_exception_handler(RequestValidationError, invalid)

@@ -1,4 +1,5 @@
-"""Refuse oversized request bodies before reading them (413), declared or streamed."""
+"""Refuse oversized request bodies before reading them (413), declared or streamed, and NUL
+characters in the address (400)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        # NUL cannot be stored in PostgreSQL text; refuse it here rather than deep in a query
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            return await self._refuse(send, 400, "BadRequest",
+                                      "NUL characters are not allowed in the address")
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._refuse(send)
+            return await self._refuse(send, 413, "PayloadTooLarge",
+                                      f"request body over {self.max_bytes:,} bytes")
         seen = 0
 
         async def limited():
@@ -30,12 +36,12 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, 413, "PayloadTooLarge",
+                               f"request body over {self.max_bytes:,} bytes")
 
-    async def _refuse(self, send):
-        body = json.dumps({"code": "PayloadTooLarge",
-                           "description": f"request body over {self.max_bytes:,} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
+    async def _refuse(self, send, status: int, code: str, description: str):
+        body = json.dumps({"code": code, "description": description}).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

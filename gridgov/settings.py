@@ -21,6 +21,7 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = Field(default=5, ge=1)
+    pool_timeout_s: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
 
 

@@ -37,7 +37,9 @@ class Databases:
 
     def __init__(self, admin_url: str):
         self.admin_url = admin_url
-        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        # pre-ping: the fault test restarts the cluster under everyone's connections
+        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1,
+                                   pool_pre_ping=True)
         self.created: list[str] = []
         self.run = uuid.uuid4().hex[:8]
 

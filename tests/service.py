@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -20,20 +21,25 @@ def free_port() -> int:
 
 
 class LiveService:
-    def __init__(self, database_url: str, **env: str):
+    def __init__(self, database_url: str, workers: int = 1, **env: str):
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "GRIDGOV_DATABASE_URL": database_url, **env}
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "LiveService":
+        # the log goes to a file: an unread pipe fills up and then blocks the server
+        self.log = tempfile.NamedTemporaryFile(prefix="gridgov-service-", suffix=".log",
+                                               delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gridgov", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             str(self.port), "--workers", str(self.workers)], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the service exited: {self.proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"the service exited: {self.log_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
@@ -42,6 +48,10 @@ class LiveService:
         self.__exit__()
         raise RuntimeError("the service did not start within 30 s")
 
+    def log_text(self) -> str:
+        with open(self.log.name, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -49,3 +59,4 @@ class LiveService:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        os.unlink(self.log.name)

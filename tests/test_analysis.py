@@ -276,3 +276,10 @@ def test_network_walks_along_roads(databases, migrated_template, tmp_path):
         assert (straight["station_method"] == "detour").all()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("k", [1, 2, None])
+def test_recommendation_with_few_candidates(county, k):
+    """k=1 once broke the arc indexing (found by schemathesis)."""
+    rec = recommend.recommend_assignments(county, DAY, k=k, evaluate=False)
+    assert rec["members"].sum() + rec.attrs["unmet_members"] == 7

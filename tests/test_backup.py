@@ -22,7 +22,10 @@ def test_backup_restore_gives_identical_results(seeded_copy, databases, tmp_path
         for fn in (coverage.coverage, gaps.gaps):
             a = pd.DataFrame(fn(seeded_copy)).drop(columns="geometry")
             b = pd.DataFrame(fn(restored)).drop(columns="geometry")
-            pd.testing.assert_frame_equal(a.astype(str), b.astype(str))
+            lists = [c for c in a.columns if a[c].map(lambda v: isinstance(v, list)).any()]
+            a[lists], b[lists] = a[lists].astype(str), b[lists].astype(str)
+            # sums may differ in the last bit with the order rows come back in
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
         with pytest.raises(InputError, match="empty database only"):
             restore(dump, target_url)
     finally:

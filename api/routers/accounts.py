@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from gridgov import auth
 from gridgov.auth import Principal
 
+from ..responses import media
 from ..security import issue_token, principal, require
 
 router = APIRouter(tags=["Accounts and audit"])
@@ -31,7 +32,8 @@ async def me(who: Principal = Depends(principal)):
     return {"username": who.username, "role": who.role}
 
 
-@router.get("/members", summary="The member roster: masked for planners, in full for admins")
+@router.get("/members", summary="The member roster: masked for planners, in full for admins",
+            responses=media("application/json", "text/csv"))
 async def members(request: Request, org_code: str | None = Query(None, max_length=64),
                   compound_code: str | None = Query(None, max_length=64),
                   format: Literal["json", "csv"] = "json",

@@ -18,6 +18,7 @@ from gridgov.analysis import access, coverage, gaps, load, recommend, scenario
 from gridgov.auth import Forbidden, Principal
 from gridgov.features import _json_value
 
+from ..responses import TABLES
 from ..security import principal
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
@@ -55,30 +56,40 @@ def _output(frame, fmt: str, name: str, sheet: str | None = None) -> Response:
     return Response(json.dumps(records, ensure_ascii=False), media_type="application/json")
 
 
+def _coverage_today_or(request: Request, as_of: dt.date | None):
+    """Today's coverage comes from the per-version cache the OGC collection uses; other dates
+    are computed."""
+    if as_of is None or as_of == dt.date.today():
+        svc = request.app.state.features
+        return svc.frame(svc.collection("coverage"))
+    cov = coverage.coverage(request.app.state.engine, as_of)
+    return cov.assign(org_codes=cov["org_codes"].map(";".join))
+
+
 @router.get("/kpis", summary="County key figures (coverage, members, distances)")
-async def kpis(as_of: dt.date | None = Depends(_as_of), eng=Depends(engine)):
+async def kpis(request: Request, as_of: dt.date | None = Depends(_as_of)):
     def run():
-        cov = coverage.coverage(eng, as_of)
+        cov = _coverage_today_or(request, as_of)
         return {**coverage.kpis(cov), "as_of": (as_of or dt.date.today()).isoformat()}
 
     return await run_in_threadpool(run)
 
 
-@router.get("/coverage", summary="Coverage per compound or rolled up")
-async def coverage_endpoint(as_of: dt.date | None = Depends(_as_of),
+@router.get("/coverage", summary="Coverage per compound or rolled up",
+            responses=TABLES)
+async def coverage_endpoint(request: Request, as_of: dt.date | None = Depends(_as_of),
                             level: Literal["compound", "grid_cell", "community", "township",
                                            "county"] = "compound",
-                            format: Format = "json", eng=Depends(engine)):
+                            format: Format = "json"):
     def run():
-        cov = coverage.coverage(eng, as_of)
-        if level == "compound":
-            return cov.assign(org_codes=cov["org_codes"].map(";".join))
-        return coverage.rollup(cov, level)
+        cov = _coverage_today_or(request, as_of)
+        return cov if level == "compound" else coverage.rollup(cov, level)
 
     return _output(await run_in_threadpool(run), format, f"coverage_{level}")
 
 
-@router.get("/gaps", summary="Ranked compounds needing action, with reasons")
+@router.get("/gaps", summary="Ranked compounds needing action, with reasons",
+            responses=TABLES)
 async def gaps_endpoint(as_of: dt.date | None = Depends(_as_of), format: Format = "json",
                         eng=Depends(engine)):
     def run():
@@ -90,7 +101,8 @@ async def gaps_endpoint(as_of: dt.date | None = Depends(_as_of), format: Format 
     return _output(await run_in_threadpool(run), format, "gaps")
 
 
-@router.get("/org-load", summary="Load per organization and balance")
+@router.get("/org-load", summary="Load per organization and balance",
+            responses=TABLES)
 async def org_load_endpoint(as_of: dt.date | None = Depends(_as_of), format: Format = "json",
                             eng=Depends(engine)):
     def run():
@@ -105,14 +117,16 @@ async def balance_endpoint(as_of: dt.date | None = Depends(_as_of), eng=Depends(
     return await run_in_threadpool(lambda: load.balance(load.org_load(eng, as_of)))
 
 
-@router.get("/access", summary="Walking distance to the nearest practice site of each tier")
+@router.get("/access", summary="Walking distance to the nearest practice site of each tier",
+            responses=TABLES)
 async def access_endpoint(detour_factor: float | None = Query(None, ge=1.0, le=3.0),
                           format: Format = "json", eng=Depends(engine)):
     return _output(await run_in_threadpool(access.access, eng, None, None, detour_factor),
                    format, "access")
 
 
-@router.get("/recommendations/assignments", summary="Optimal new assignments (min-cost flow)")
+@router.get("/recommendations/assignments", summary="Optimal new assignments (min-cost flow)",
+            responses=TABLES)
 async def recommend_assignments(as_of: dt.date | None = Depends(_as_of),
                                 k: int = Query(20, ge=1, le=500), format: Format = "json",
                                 eng=Depends(engine)):

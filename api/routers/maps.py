@@ -8,6 +8,8 @@ from starlette.concurrency import run_in_threadpool
 
 from gridgov.maps import pages
 
+from ..responses import HTML
+
 router = APIRouter(prefix="/maps", tags=["Maps"])
 
 
@@ -21,25 +23,29 @@ def _render(m) -> HTMLResponse:
     return HTMLResponse(m.get_root().render(), headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/overview", summary="Command-center overview map", response_class=HTMLResponse)
+@router.get("/overview", summary="Command-center overview map",
+            responses=HTML)
 async def overview(request: Request):
     m = await run_in_threadpool(pages.overview_map, request.app.state.engine, _options(request))
     return _render(m)
 
 
-@router.get("/gaps", summary="Gaps map for planners", response_class=HTMLResponse)
+@router.get("/gaps", summary="Gaps map for planners",
+            responses=HTML)
 async def gaps(request: Request):
     m = await run_in_threadpool(pages.gaps_map, request.app.state.engine, _options(request))
     return _render(m)
 
 
-@router.get("/access", summary="Practice-site access map", response_class=HTMLResponse)
+@router.get("/access", summary="Practice-site access map",
+            responses=HTML)
 async def access(request: Request):
     m = await run_in_threadpool(pages.access_map, request.app.state.engine, _options(request))
     return _render(m)
 
 
-@router.get("/org/{org_code}", summary="One organization's territory", response_class=HTMLResponse)
+@router.get("/org/{org_code}", summary="One organization's territory",
+            responses=HTML)
 async def org(org_code: str, request: Request):
     m = await run_in_threadpool(pages.org_map, request.app.state.engine, org_code,
                                 _options(request))

@@ -13,6 +13,8 @@ from ..deps import ItemsQuery, features, wants_html
 from gridgov.errors import BadRequest, Problem
 from gridgov.features import FeatureService
 
+from ..responses import GEOJSON_OR_HTML, JSON_OR_HTML, media
+
 router = APIRouter(tags=["OGC API - Features"])
 
 CONFORMANCE = [
@@ -43,7 +45,7 @@ def respond(request: Request, f: str | None, body: dict, title: str, html_body: 
     return Response(json.dumps(body, ensure_ascii=False, default=str), media_type=media_type)
 
 
-@router.get("/", summary="Landing page")
+@router.get("/", summary="Landing page", responses=JSON_OR_HTML)
 def landing(request: Request, f: str | None = None):
     b = base(request)
     links = [
@@ -68,7 +70,7 @@ def landing(request: Request, f: str | None = None):
     return respond(request, f, body, body["title"], html.links(links))
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", responses=JSON_OR_HTML)
 def conformance(request: Request, f: str | None = None):
     body = {"conformsTo": CONFORMANCE}
     return respond(request, f, body, "Conformance",
@@ -92,7 +94,7 @@ def _collection_doc(svc: FeatureService, cid: str, b: str) -> dict:
     }
 
 
-@router.get("/collections", summary="The layers and analysis results")
+@router.get("/collections", summary="The layers and analysis results", responses=JSON_OR_HTML)
 def collections(request: Request, f: str | None = None,
                 svc: FeatureService = Depends(features)):
     b = base(request)
@@ -104,14 +106,15 @@ def collections(request: Request, f: str | None = None,
          for d in docs]))
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", responses=JSON_OR_HTML)
 def collection(collection_id: str, request: Request, f: str | None = None,
                svc: FeatureService = Depends(features)):
     doc = _collection_doc(svc, collection_id, base(request))
     return respond(request, f, doc, doc["title"], html.links(doc["links"]))
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Properties usable in filters")
+@router.get("/collections/{collection_id}/queryables", summary="Properties usable in filters",
+            responses=media("application/schema+json"))
 async def queryables(collection_id: str, request: Request,
                      svc: FeatureService = Depends(features)):
     coll = svc.collection(collection_id)
@@ -145,7 +148,8 @@ def _page_links(request: Request, cid: str, q: ItemsQuery, returned: int, matche
     return out
 
 
-@router.get("/collections/{collection_id}/items", summary="Features, filtered and paged")
+@router.get("/collections/{collection_id}/items", summary="Features, filtered and paged",
+            responses=GEOJSON_OR_HTML)
 async def items(collection_id: str, q: ItemsQuery = Depends(),
                 svc: FeatureService = Depends(features)):
     if q.filter_crs not in (None, "", "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
@@ -160,7 +164,8 @@ async def items(collection_id: str, q: ItemsQuery = Depends(),
     return Response(page.to_json(links), media_type=GEOJSON)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature",
+            responses=GEOJSON_OR_HTML)
 async def item(collection_id: str, feature_id: str, request: Request, f: str | None = None,
                svc: FeatureService = Depends(features)):
     feature = await run_in_threadpool(svc.item, collection_id, feature_id)

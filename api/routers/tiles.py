@@ -11,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from ..deps import tiles
 from gridgov.tiles import LAYERS, TileService
 
+from ..responses import MVT
+
 router = APIRouter(tags=["Vector tiles"])
-MVT = "application/vnd.mapbox-vector-tile"
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
 
 
 @router.get("/tiles", summary="Tile layers")
@@ -30,7 +32,7 @@ def tilejson(layer: str, request: Request, svc: TileService = Depends(tiles)):
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="One vector tile (Web Mercator)",
-            response_class=Response)
+            response_class=Response, responses=MVT)
 async def tile(request: Request, layer: str, z: int = Path(ge=0, le=24),
                x: int = Path(ge=0), y: int = Path(ge=0),
                crs: Literal["wgs84", "gcj02"] = Query("wgs84", description=(
@@ -42,4 +44,4 @@ async def tile(request: Request, layer: str, z: int = Path(ge=0, le=24),
         return Response(status_code=304, headers=headers)
     data, etag = await run_in_threadpool(svc.tile, layer, z, x, y, etag, crs)
     headers["ETag"] = etag
-    return Response(content=data, media_type=MVT, headers=headers)
+    return Response(content=data, media_type=MVT_TYPE, headers=headers)

@@ -123,7 +123,7 @@ def _candidate_arcs(orgs_xy, comp_xy, k):
         n_o, n_c = len(orgs_xy), len(comp_xy)
         return np.tile(np.arange(n_o), n_c), np.repeat(np.arange(n_c), n_o)
     _, idx = cKDTree(orgs_xy).query(comp_xy, k=k)
-    idx = np.atleast_2d(idx)
+    idx = np.asarray(idx).reshape(len(comp_xy), -1)  # k=1 comes back one-dimensional
     return idx.ravel(), np.repeat(np.arange(len(comp_xy)), idx.shape[1])
 
 

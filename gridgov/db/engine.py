@@ -19,10 +19,16 @@ def make_engine(url: str | None = None, settings: DatabaseSettings | None = None
     options = ["-c jit=off"]
     if settings.statement_timeout_ms:
         options.append(f"-c statement_timeout={settings.statement_timeout_ms}")
-    connect_args = {"connect_timeout": 5, "options": " ".join(options)}
+    connect_args = {"connect_timeout": 5, "options": " ".join(options),
+                    # a dead peer is noticed in seconds, not after the kernel's two hours
+                    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                    "keepalives_count": 2}
     return create_engine(
         url,
         pool_size=settings.pool_size,
+        # a request waits at most this long for a connection: during an outage the service
+        # answers 503 at once instead of queueing callers behind dead connections
+        pool_timeout=settings.pool_timeout_s,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
