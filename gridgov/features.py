@@ -28,7 +28,8 @@ from typing import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, func, literal_column, select, text
+from sqlalchemy import (BigInteger, Engine, and_, case, func, literal, literal_column, select,
+                        text)
 from sqlalchemy import exc as sa_exc
 
 from gridgov import cql2
@@ -38,8 +39,13 @@ from gridgov.layers import LAYERS, Layer
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
+# Every layer but the member roster (personal data: see /members and gridgov.auth).
 PUBLISHED_LAYERS = ("counties", "townships", "divisions", "compounds", "grid_cells",
-                    "party_orgs", "practice_sites", "roads")
+                    "party_orgs", "practice_sites", "roads", "work_groups", "key_tasks",
+                    "assignments")
+# Above this many rows (planner's estimate), an unfiltered page reports an estimated count
+# instead of counting every row on every request.
+EXACT_COUNT_LIMIT = 100_000
 _JSON_TYPES = {"text": "string", "int": "integer", "bool": "boolean", "date": "string",
                "codes": "string"}
 
@@ -59,9 +65,10 @@ class Collection:
 
 def _layer_collection(layer: Layer) -> Collection:
     props = {f.name: _JSON_TYPES[f.type] for f in layer.fields if f.type != "codes"}
+    key = "code" if "code" in props else "id"  # assignments are keyed by their id
     return Collection(layer.name, f"{layer.title_zh} · {layer.name}",
-                      f"Stored layer {layer.name}", "code", props, (layer.table,), layer.geometry,
-                      layer=layer)
+                      f"Stored layer {layer.name}" + ("" if layer.geometry else " (no geometry)"),
+                      key, props, (layer.table,), layer.geometry, layer=layer)
 
 
 def _analysis_collections() -> list[Collection]:
@@ -276,8 +283,13 @@ class FeatureService:
         coll = self.collection(collection_id)
         if coll.layer is not None:
             t = tables.metadata.tables[coll.layer.table]
+            key_col = t.c[coll.key]
+            if isinstance(key_col.type, (BigInteger,)) or key_col.type.python_type is int:
+                if not feature_id.isdigit():
+                    raise NotFound(f"no feature {feature_id!r} in collection {collection_id!r}")
+                feature_id = int(feature_id)
             page = self._table_items(coll, None, 1, 0, None, None, None,
-                                     extra=t.c[coll.key] == feature_id)
+                                     extra=key_col == feature_id)
         else:
             frame = self.frame(coll)
             page = self._frame_page(coll, frame[frame[coll.key] == feature_id], 1, 0, None,
@@ -294,11 +306,14 @@ class FeatureService:
         conds = []
         if extra is not None:
             conds.append(extra)
+        geom = t.c.geom if "geom" in t.c else None
         if box is not None:
+            if geom is None:
+                raise _bad("bbox", f"collection {coll.id!r} has no geometry")
             env = func.ST_MakeEnvelope(*box, 4326)
-            conds.append(and_(t.c.geom.op("&&")(env), func.ST_Intersects(t.c.geom, env)))
+            conds.append(and_(geom.op("&&")(env), func.ST_Intersects(geom, env)))
         if filter_text:
-            conds.append(cql2.to_sql(filter_text, columns, t.c.geom))
+            conds.append(cql2.to_sql(filter_text, columns, geom))
         chosen = parse_properties(properties, allowed) or [f.name for f in coll.layer.fields
                                                             if f.name in allowed]
         order = [(t.c[n].asc() if asc else t.c[n].desc()) for n, asc in
@@ -310,7 +325,8 @@ class FeatureService:
         feature = func.json_build_object(
             literal_column("'type'"), literal_column("'Feature'"), literal_column("'id'"),
             t.c[coll.key], literal_column("'geometry'"),
-            func.ST_AsGeoJSON(t.c.geom, 9).op("::")(literal_column("json")),
+            func.ST_AsGeoJSON(geom, 9).op("::")(literal_column("json")) if geom is not None
+            else literal_column("NULL::json"),
             literal_column("'properties'"), props).label("f")
         where = and_(*conds) if conds else None
         page = select(feature).order_by(*order).limit(limit).offset(offset)
@@ -318,6 +334,13 @@ class FeatureService:
         if where is not None:
             page = page.where(where)
             count = count.where(where)
+        else:
+            # unfiltered: count exactly while cheap, else take the planner's estimate
+            estimate = select(func.greatest(literal_column("reltuples"), 0).cast(BigInteger)
+                              ).select_from(text("pg_class")).where(
+                literal_column("oid") == func.to_regclass(literal(t.name))).scalar_subquery()
+            count = select(case((estimate > EXACT_COUNT_LIMIT, estimate),
+                                else_=count.scalar_subquery()))
         inner = page.subquery()
         stmt = select(func.coalesce(func.json_agg(inner.c.f).op("::")(literal_column("text")),
                                     "[]"), func.count(inner.c.f), count.scalar_subquery())

@@ -22,6 +22,9 @@ class DatabaseSettings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = Field(default=5, ge=1)
     pool_timeout_s: float = Field(default=5.0, gt=0)
+    # Off: a ping costs a round trip on every checkout. A connection the server dropped fails
+    # its request once (503), and SQLAlchemy then replaces the whole pool.
+    pool_pre_ping: bool = False
     statement_timeout_ms: int = Field(default=60_000, ge=0)
 
 

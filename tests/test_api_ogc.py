@@ -122,3 +122,16 @@ def test_openapi_is_3_0(api):
     text = api.get("/api").text
     assert '"type": "null"' not in text and '"type":"null"' not in text
     assert "/collections/{collection_id}/items" in doc["paths"]
+
+
+def test_tables_without_geometry_and_injection_in_ids(api):
+    page = api.get("/collections/assignments/items", params={"limit": 2}).json()
+    assert page["features"][0]["geometry"] is None and page["numberMatched"] >= 142
+    one = api.get(f"/collections/assignments/items/{page['features'][0]['id']}")
+    assert one.status_code == 200
+    for bad in ("1 OR 1=1", "1; DROP TABLE assignments", "'"):
+        assert api.get(f"/collections/assignments/items/{bad}").status_code == 404
+    assert api.get("/collections/compounds/items/x' OR '1'='1").status_code == 404
+    assert api.get("/collections/work_groups/items", params={"bbox": "111,37,112,38"}
+                   ).status_code == 400
+    assert api.get("/collections/key_tasks/items").json()["numberMatched"] == 12

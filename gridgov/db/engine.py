@@ -29,7 +29,7 @@ def make_engine(url: str | None = None, settings: DatabaseSettings | None = None
         # a request waits at most this long for a connection: during an outage the service
         # answers 503 at once instead of queueing callers behind dead connections
         pool_timeout=settings.pool_timeout_s,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.pool_pre_ping,
         connect_args=connect_args,
     )
 
