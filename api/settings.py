@@ -27,3 +27,6 @@ class ServiceSettings(BaseSettings):
     secret_key: str | None = Field(default=None, min_length=32)
     token_minutes: int = Field(default=480, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Longer than clients' idle pools keep connections: a server closing a kept-alive connection
+    # just as a client reuses it is the classic source of spurious "connection reset" errors.
+    keep_alive_s: int = Field(default=75, ge=1)

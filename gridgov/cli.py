@@ -178,7 +178,8 @@ def serve_cmd(host: Optional[str] = typer.Option(None, help="default GRIDGOV_SER
                 f"  OGC API / QGIS:                    http://{shown}:{port}/\n",
                 fg=typer.colors.GREEN)
     uvicorn.run("gridgov_api.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=False)
+                workers=workers, log_level="info", access_log=False,
+                timeout_keep_alive=settings.keep_alive_s)
 
 
 @app.command("map")

@@ -28,8 +28,8 @@ from typing import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import (BigInteger, Engine, and_, case, func, literal, literal_column, select,
-                        text)
+from sqlalchemy import (BigInteger, Engine, and_, bindparam, case, func, literal, literal_column,
+                        select, text)
 from sqlalchemy import exc as sa_exc
 
 from gridgov import cql2
@@ -189,6 +189,7 @@ class FeatureService:
     cache_size: int = 2048
     version_ttl: float = 1.0
     _versions: tuple | None = field(default=None, repr=False)
+    _statements: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -300,6 +301,30 @@ class FeatureService:
         return features[0]
 
     def _table_items(self, coll, box, limit, offset, properties, sortby, filter_text, extra=None):
+        # The statement depends on everything but the page window; it is built and compiled once
+        # per shape and reused with new limit/offset (SQLAlchemy's own cache would still walk
+        # the expression tree on every request).
+        shape = (coll.id, box, properties, sortby, filter_text,
+                 None if extra is None else str(extra.right.value))
+        with self._lock:
+            compiled = self._statements.get(shape)
+        if compiled is None:
+            compiled = self._compile_items(coll, box, properties, sortby, filter_text, extra)
+            with self._lock:
+                self._statements[shape] = compiled
+                while len(self._statements) > self.cache_size:
+                    self._statements.popitem(last=False)
+        sql_text, params = compiled
+        try:
+            with self.engine.connect() as conn:
+                features_json, returned, matched = conn.exec_driver_sql(
+                    sql_text, {**params, "page_limit": limit, "page_offset": offset}).one()
+        except sa_exc.DataError as exc:  # e.g. households > 'abc': the value, not the server
+            detail = str(exc.orig).strip().splitlines()[0]
+            raise _bad("filter", f"a value does not fit its property: {detail}") from None
+        return Page(features_json, int(matched), int(returned))
+
+    def _compile_items(self, coll, box, properties, sortby, filter_text, extra):
         t = tables.metadata.tables[coll.layer.table]
         allowed = set(coll.properties)
         columns = {name: t.c[name] for name in allowed}
@@ -329,7 +354,8 @@ class FeatureService:
             else literal_column("NULL::json"),
             literal_column("'properties'"), props).label("f")
         where = and_(*conds) if conds else None
-        page = select(feature).order_by(*order).limit(limit).offset(offset)
+        page = select(feature).order_by(*order).limit(bindparam("page_limit")).offset(
+            bindparam("page_offset"))
         count = select(func.count()).select_from(t)
         if where is not None:
             page = page.where(where)
@@ -344,13 +370,8 @@ class FeatureService:
         inner = page.subquery()
         stmt = select(func.coalesce(func.json_agg(inner.c.f).op("::")(literal_column("text")),
                                     "[]"), func.count(inner.c.f), count.scalar_subquery())
-        try:
-            with self.engine.connect() as conn:
-                features_json, returned, matched = conn.execute(stmt).one()
-        except sa_exc.DataError as exc:  # e.g. households > 'abc': the value, not the server
-            detail = str(exc.orig).strip().splitlines()[0]
-            raise _bad("filter", f"a value does not fit its property: {detail}") from None
-        return Page(features_json, int(matched), int(returned))
+        compiled = stmt.compile(self.engine)
+        return str(compiled), dict(compiled.params)
 
     def _frame_items(self, coll, box, limit, offset, properties, sortby, filter_text):
         frame = self.frame(coll)
