@@ -85,8 +85,8 @@ def coverage_steps(engine, counties, repeat):
 
     def links():
         with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM gridgov_links(:d) WHERE "
-                                     "county_code = ANY(:c)"), {"d": DAY, "c": counties}).scalar()
+            return conn.execute(text("SELECT count(*) FROM gridgov_links(:d, CAST(:c AS text[]))"),
+                                {"d": DAY, "c": counties}).scalar()
 
     def query():
         with engine.connect() as conn:

@@ -53,7 +53,7 @@ def build_province(engine: Engine, n_counties: int = 117, columns: int = 11) -> 
                           f"ON COMMIT DROP; INSERT INTO copies VALUES {values}"))
         for table, keys, cols in TABLES:
             where = "t.code = :base" if table == "counties" else "t.county_code = :base"
-            exprs = [f"ST_Translate(t.geom, c.dx, c.dy)" if col == "geom" else f"t.{col}"
+            exprs = ["ST_Translate(t.geom, c.dx, c.dy)" if col == "geom" else f"t.{col}"
                      for col in cols]
             conn.execute(text(
                 f"INSERT INTO {table} ({', '.join([*keys, *cols])}) "

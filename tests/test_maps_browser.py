@@ -78,8 +78,8 @@ def test_access_and_org_maps(browser, service, api):
     for path in ("/maps/access", "/maps/org/141129-P001"):
         page = browser.new_page()
         requests, errors = [], []
-        page.on("request", lambda r: requests.append(r.url))
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r, seen=requests: seen.append(r.url))
+        page.on("pageerror", lambda e, seen=errors: seen.append(str(e)))
         page.goto(f"{service.url}{path}", wait_until="networkidle")
         page.wait_for_selector("path.leaflet-interactive", state="attached", timeout=15_000)
         assert errors == [] and only_local(requests), path

@@ -292,9 +292,3 @@ def _default_report_path(file: str) -> Path:
     if os.access(source.parent if source.parent.exists() else ".", os.W_OK):
         return source.parent / name
     return Path(tempfile.gettempdir()) / name
-
-
-def table_counts(conn: Connection) -> dict[str, int]:
-    """Rows per table, for summaries and for tests that prove nothing changed."""
-    return {name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-            for name in [t.name for t in tables.metadata.sorted_tables]}

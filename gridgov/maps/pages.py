@@ -388,7 +388,7 @@ def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
         sites = conn.execute(text("SELECT code, name, tier, ST_Y(geom), ST_X(geom) FROM "
                                   "practice_sites ORDER BY code")).all()
     circles = folium.FeatureGroup(name="生活圈 · life circles (步行距离 ÷ 绕行系数)")
-    for _, name, tier, lat, lon in sites:
+    for _code, _name, _tier, lat, lon in sites:
         lat, lon = _latlon(opts, lat, lon)
         for minutes, walk in ((15, s.circle_15_m), (10, s.circle_10_m), (5, s.circle_5_m)):
             folium.Circle((lat, lon), radius=walk / s.detour_factor, weight=1,
