@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 
 from gridgov.db import make_engine
@@ -58,4 +58,8 @@ def create_app(settings: ServiceSettings | None = None,
     app.include_router(health.router, responses={503: ERRORS[503]})
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():  # browsers ask for it; answer without a 404 in every console
+        return Response(status_code=204)
     return app

@@ -33,7 +33,7 @@ from gridgov.settings import AnalysisSettings
 
 REASON_ZH = {
     "uncovered": "未包联：没有机关党组织包联",
-    "under_covered": "力量不足：需增加{shortfall:.0f}名党员（每名党员{hpm:.0f}户）",
+    "under_covered": "力量不足：需增加{shortfall:.0f}名党员（按每名党员联系{hpm:.0f}户计）",
     "far_assignment": "包联单位驻地过远（{far:.1f}公里）",
     "fragmented": "包联单位过多（{orgs}个），责任分散",
     "no_site_nearby": "不在新时代文明实践阵地{circle}生活圈内（步行约{walk:.0f}米）",

@@ -320,7 +320,7 @@ def gaps_map(engine: Engine, opts: MapOptions = MapOptions(), top: int = 50) -> 
     items = "".join(
         f"<li data-lat='{r.geometry.representative_point().y:.6f}' "
         f"data-lon='{r.geometry.representative_point().x:.6f}' style='cursor:pointer;"
-        f"margin-bottom:4px'><b>{int(r['rank'])}. {_html.escape(str(r['name']))}</b> "
+        f"margin-bottom:4px'><b>{_html.escape(str(r['name']))}</b> "
         f"<small>{r['households']}户 · {r['priority']:.1f}分</small><br><small>"
         f"{_html.escape(str(r['reasons_zh']))}</small></li>" for _, r in frame.iterrows())
     _panel(m, f"<b>问题小区排序 · ranked gaps（{len(frame)}）</b><ol id='gap-list' "
