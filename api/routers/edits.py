@@ -101,23 +101,24 @@ async def end_assignment(assignment_id: int, request: Request,
     return _respond(row)
 
 
-class SiteChange(BaseModel):
+class _LocatedChange(BaseModel):
+    """Fields every located record shares; unknown fields are refused, not ignored."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
-    demonstration: bool | None = None
-    theme: str | None = Field(None, max_length=200)
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
     model_config = {"extra": "forbid"}
 
 
-class OrgChange(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=200)
+class SiteChange(_LocatedChange):
+    demonstration: bool | None = None
+    theme: str | None = Field(None, max_length=200)
+
+
+class OrgChange(_LocatedChange):
     parent_body: str | None = Field(None, max_length=200)
     member_count: int | None = Field(None, ge=0, le=100_000)
     work_group_code: str | None = Field(None, max_length=64)
-    lon: float | None = Field(None, ge=-180, le=180)
-    lat: float | None = Field(None, ge=-90, le=90)
-    model_config = {"extra": "forbid"}
 
 
 @router.patch("/sites/{code}", summary="Change or move a practice site")
