@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Query, Request
 
-from gridgov.features import FeatureService
+from gridgov.features import DEFAULT_LIMIT, MAX_LIMIT, FeatureService
 from gridgov.tiles import TileService
 
 
@@ -30,7 +30,8 @@ class ItemsQuery:
         self,
         request: Request,
         bbox: str | None = Query(None, description="minx,miny,maxx,maxy in CRS84"),
-        limit: int = Query(100, ge=1, le=10_000, description="features per page (1-10,000)"),
+        limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT,
+                           description=f"features per page (1-{MAX_LIMIT:,})"),
         offset: int = Query(0, ge=0, le=10_000_000),
         properties: str | None = Query(None, description="comma-separated property names"),
         sortby: str | None = Query(None, description="e.g. -households,+name"),

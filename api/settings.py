@@ -18,8 +18,6 @@ class ServiceSettings(BaseSettings):
     basemap: Literal["none", "osm", "tianditu", "amap"] = "none"
     tianditu_key: str | None = None
     refresh_seconds: int = Field(default=60, ge=5)
-    max_limit: int = Field(default=10_000, ge=1)
-    default_limit: int = Field(default=100, ge=1)
     # Read-only access without signing in (maps and aggregates only); False requires a token.
     anonymous: bool = True
     # Signs the OAuth2 tokens. Unset: a random key per process (tokens end with the process);

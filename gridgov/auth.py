@@ -129,9 +129,6 @@ def lookup(engine: Engine, username: str) -> Principal:
 
 # --- personal data ----------------------------------------------------------------------------
 
-PERSONAL_FIELDS = ("name", "phone")
-
-
 def mask_name(name: str | None) -> str | None:
     """张某华 → 张**: the surname stays, so a planner can tell people apart in a list."""
     if not name:

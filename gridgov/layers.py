@@ -7,7 +7,7 @@ name used in Shapefiles, whose DBF format truncates longer names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gridgov.errors import NotFound
 
@@ -36,8 +36,6 @@ class Layer:
     geometry: str | None  # 'MultiPolygon' | 'Point' | None
     geometry_required: bool
     fields: tuple[Field, ...]
-    # Fields updated when a row with the same key is imported again (default: all but the key).
-    immutable: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def table(self) -> str:

@@ -1,7 +1,7 @@
 """Settings, one small class per concern, read from the environment (prefix ``GRIDGOV_``).
 
-Nothing is built at import time: call :func:`database_settings` (or construct the class) where the
-value is needed, so tests and notebooks can point at another database by setting the variable.
+Nothing is built at import time: construct the class where the value is needed, so tests and
+notebooks can point at another database by setting the variable.
 """
 
 from __future__ import annotations
@@ -42,12 +42,6 @@ class ImportSettings(BaseSettings):
     tiling_tolerance_m2: float = Field(default=1.0, ge=0)
 
 
-def database_settings() -> DatabaseSettings:
-    return DatabaseSettings()
-
-
-def import_settings() -> ImportSettings:
-    return ImportSettings()
 
 
 class AnalysisSettings(BaseSettings):
@@ -84,6 +78,3 @@ class AnalysisSettings(BaseSettings):
         return {"5min": self.circle_5_m, "10min": self.circle_10_m,
                 "15min": self.circle_15_m}[self.access_target]
 
-
-def analysis_settings() -> AnalysisSettings:
-    return AnalysisSettings()

@@ -121,21 +121,23 @@ class OrgChange(_LocatedChange):
     work_group_code: str | None = Field(None, max_length=64)
 
 
+async def _patch(request: Request, who: Principal, table: str, code: str,
+                 body: _LocatedChange, if_match: str | None) -> JSONResponse:
+    version = _version(if_match)
+    row = await _write(request, who, edits.update_versioned, table, code,
+                       body.model_dump(exclude_none=True), version)
+    return _respond(row)
+
+
 @router.patch("/sites/{code}", summary="Change or move a practice site")
 async def change_site(code: str, request: Request, body: SiteChange = Body(...),
                       if_match: str | None = Header(None),
                       who: Principal = Depends(require("planner"))):
-    version = _version(if_match)
-    changes = body.model_dump(exclude_none=True)
-    return _respond(await _write(request, who, edits.update_versioned, "practice_sites", code,
-                                 changes, version))
+    return await _patch(request, who, "practice_sites", code, body, if_match)
 
 
 @router.patch("/orgs/{code}", summary="Change an organization's data")
 async def change_org(code: str, request: Request, body: OrgChange = Body(...),
                      if_match: str | None = Header(None),
                      who: Principal = Depends(require("planner"))):
-    version = _version(if_match)
-    changes = body.model_dump(exclude_none=True)
-    return _respond(await _write(request, who, edits.update_versioned, "party_orgs", code,
-                                 changes, version))
+    return await _patch(request, who, "party_orgs", code, body, if_match)

@@ -19,34 +19,36 @@ def _options(request: Request) -> pages.MapOptions:
                             refresh_seconds=s.refresh_seconds)
 
 
-def _render(m) -> HTMLResponse:
+async def _page(request: Request, build, *args, **kwargs) -> HTMLResponse:
+    m = await run_in_threadpool(build, request.app.state.engine, *args,
+                                opts=_options(request), **kwargs)
     return HTMLResponse(m.get_root().render(), headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/overview", summary="Command-center overview map",
-            responses=HTML)
+def _kpis(request: Request) -> dict:
+    """Today's KPIs from the per-version coverage cache the API already keeps."""
+    from gridgov.analysis.coverage import kpis
+
+    svc = request.app.state.features
+    return kpis(svc.frame(svc.collection("coverage")))
+
+
+@router.get("/overview", summary="Command-center overview map", responses=HTML)
 async def overview(request: Request):
-    m = await run_in_threadpool(pages.overview_map, request.app.state.engine, _options(request))
-    return _render(m)
+    return await _page(request, pages.overview_map,
+                       kpis=await run_in_threadpool(_kpis, request))
 
 
-@router.get("/gaps", summary="Gaps map for planners",
-            responses=HTML)
+@router.get("/gaps", summary="Gaps map for planners", responses=HTML)
 async def gaps(request: Request):
-    m = await run_in_threadpool(pages.gaps_map, request.app.state.engine, _options(request))
-    return _render(m)
+    return await _page(request, pages.gaps_map)
 
 
-@router.get("/access", summary="Practice-site access map",
-            responses=HTML)
+@router.get("/access", summary="Practice-site access map", responses=HTML)
 async def access(request: Request):
-    m = await run_in_threadpool(pages.access_map, request.app.state.engine, _options(request))
-    return _render(m)
+    return await _page(request, pages.access_map)
 
 
-@router.get("/org/{org_code}", summary="One organization's territory",
-            responses=HTML)
+@router.get("/org/{org_code}", summary="One organization's territory", responses=HTML)
 async def org(org_code: str, request: Request):
-    m = await run_in_threadpool(pages.org_map, request.app.state.engine, org_code,
-                                _options(request))
-    return _render(m)
+    return await _page(request, pages.org_map, org_code)

@@ -28,16 +28,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Transformer
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, Engine, text
 
 from gridgov.analysis._sql import connection
 from gridgov.analysis.coverage import coverage
 from gridgov.settings import AnalysisSettings
-
-GEOD = Geod(ellps="WGS84")
-
 
 def _local_metric(lon: np.ndarray, lat: np.ndarray) -> Transformer:
     """An azimuthal equidistant projection centred on the data: metres, any county or province."""

@@ -26,9 +26,6 @@ _A = 6378245.0  # Krasovsky 1940 semi-major axis used by the GCJ-02 formula
 _EE = 0.00669342162296594323
 _X_PI = np.pi * 3000.0 / 180.0
 
-SPECIAL_CRS = ("gcj02", "bd09")
-
-
 def _delta(lon, lat):
     x = lon - 105.0
     y = lat - 35.0
@@ -91,10 +88,6 @@ def gcj02_to_wgs84(lon, lat):
 def bd09_to_wgs84(lon, lat):
     """Exact (iterative) inverse of :func:`wgs84_to_bd09`."""
     return _invert(wgs84_to_bd09, lon, lat)
-
-
-def bd09_to_gcj02(lon, lat):
-    return _invert(gcj02_to_bd09, lon, lat)
 
 
 _TO_WGS84 = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}

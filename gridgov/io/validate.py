@@ -389,7 +389,7 @@ def _overlap_problems(records, rows, file, ctx: Context) -> list[Problem]:
     far = dt.date.max
     for key, periods in by_pair.items():
         periods.sort(key=lambda p: (p[0], p[2] is not None))
-        for (s1, e1, r1), (s2, e2, r2) in zip(periods, periods[1:]):
+        for (s1, e1, r1), (s2, _, r2) in zip(periods, periods[1:]):
             if s1 == s2 and (r1 is None or r2 is None):
                 continue
             if s2 < (e1 or far):

@@ -234,7 +234,8 @@ _OFFICE_POPUP = """function(p) {
 }"""
 
 
-def overview_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
+def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
+                 kpis: dict | None = None) -> folium.Map:
     """Command center: compounds by coverage status, offices, sites by tier, outlines, KPIs."""
     opts = replace(opts, engine=engine)
     m = _map(opts)
@@ -243,7 +244,7 @@ def overview_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
     _vector(m, opts, "offices", "机关党组织驻地 · offices", _OFFICE_STYLE, _OFFICE_POPUP)
     _vector(m, opts, "practice_sites", "新时代文明实践阵地 · practice sites", _SITE_STYLE,
             _SITE_POPUP)
-    k = coverage_mod.kpis(coverage_mod.coverage(engine))
+    k = kpis if kpis is not None else coverage_mod.kpis(coverage_mod.coverage(engine))
     _panel(m, _kpi_html(k), "top:10px;left:60px")
     legend = {**{style.STATUS_ZH[s]: c for s, c in style.STATUS_COLORS.items()},
               **{style.TIER_ZH[t]: c for t, c in style.TIER_COLORS.items()},
