@@ -1,11 +1,20 @@
-"""Request parsing shared by the routers: services from app.state, paging and output format."""
+"""Request dependencies, the one place routers get what the application holds (the engine,
+the feature and tile services, the settings), and the parsing they share (paging, formats).
+Routers never reach into ``app.state`` themselves."""
 
 from __future__ import annotations
 
 from fastapi import Query, Request
+from sqlalchemy import Engine
 
 from gridgov.features import DEFAULT_LIMIT, MAX_LIMIT, FeatureService
 from gridgov.tiles import TileService
+
+from .settings import ServiceSettings
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine
 
 
 def features(request: Request) -> FeatureService:
@@ -14,6 +23,10 @@ def features(request: Request) -> FeatureService:
 
 def tiles(request: Request) -> TileService:
     return request.app.state.tiles
+
+
+def settings(request: Request) -> ServiceSettings:
+    return request.app.state.settings
 
 
 def wants_html(request: Request, f: str | None) -> bool:

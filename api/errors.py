@@ -1,4 +1,5 @@
-"""One table from domain exceptions to HTTP statuses; every error body says what is wrong."""
+"""One table from exceptions to HTTP statuses (as tipg's errors.py); every body says what is
+wrong in the same shape: ``{"code": ..., "description": ...}``."""
 
 from __future__ import annotations
 
@@ -7,53 +8,65 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridgov.auth import AuthError, Forbidden
-from gridgov.errors import (BadRequest, Conflict, GridgovError, InputError, NotFound,
-                            PreconditionRequired, StoreUnavailable)
+from gridgov.errors import (Conflict, GridgovError, InputError, NotFound, PreconditionRequired,
+                            QueryError, StoreUnavailable)
 
 log = logging.getLogger("gridgov.api")
 
-STATUS = [
-    (AuthError, 401, "Unauthorized"),
-    (Forbidden, 403, "Forbidden"),
-    (Conflict, 412, "PreconditionFailed"),
-    (PreconditionRequired, 428, "PreconditionRequired"),
-    (NotFound, 404, "NotFound"),
-    (BadRequest, 400, "InvalidParameterValue"),
-    (InputError, 422, "InvalidInput"),
-    (StoreUnavailable, 503, "StoreUnavailable"),
-    (GridgovError, 400, "BadRequest"),
-]
+# exception class -> (status, code); an exception takes the entry of its nearest class
+DEFAULT_STATUS_CODES: dict[type[Exception], tuple[int, str]] = {
+    GridgovError: (400, "BadRequest"),
+    QueryError: (400, "InvalidParameterValue"),
+    InputError: (422, "InvalidInput"),
+    AuthError: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "NotFound"),
+    Conflict: (412, "PreconditionFailed"),
+    PreconditionRequired: (428, "PreconditionRequired"),
+    StoreUnavailable: (503, "StoreUnavailable"),
+    # the database restarted or is unreachable, or no pooled connection came in time: say so
+    # quickly; the pool recovers by itself
+    sa_exc.OperationalError: (503, "StoreUnavailable"),
+    sa_exc.InterfaceError: (503, "StoreUnavailable"),
+    sa_exc.TimeoutError: (503, "StoreUnavailable"),
+}
+# the framework's own errors (unparseable body, unknown route, wrong method) in our shape
+HTTP_CODES = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 
 
-def _body(code: str, description: str, status: int) -> JSONResponse:
-    return JSONResponse({"code": code, "description": description}, status_code=status)
+def status_of(exc: Exception) -> tuple[int, str]:
+    for kind in type(exc).__mro__:
+        if kind in DEFAULT_STATUS_CODES:
+            return DEFAULT_STATUS_CODES[kind]
+    return 500, "InternalServerError"
+
+
+def _body(code: str, description: str, status: int, headers: dict | None = None,
+          **extra) -> JSONResponse:
+    return JSONResponse({"code": code, "description": description, **extra},
+                        status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     async def domain(request: Request, exc: GridgovError):
-        for kind, status, code in STATUS:
-            if isinstance(exc, kind):
-                response = _body(code, str(exc), status)
-                if isinstance(exc, Conflict):
-                    # the current state, so the client can redo its change on top of it
-                    response = JSONResponse({"code": code, "description": str(exc),
-                                             "current": exc.current}, status_code=status,
-                                            headers={"ETag": f'"v{exc.current["version"]}"'})
-                if isinstance(exc, AuthError):
-                    response.headers["WWW-Authenticate"] = "Bearer"
-                return response
-        return _body("BadRequest", str(exc), 400)
+        status, code = status_of(exc)
+        if isinstance(exc, Conflict):
+            # the current state, so the client can redo its change on top of it
+            return _body(code, str(exc), status, {"ETag": f'"v{exc.current["version"]}"'},
+                         current=exc.current)
+        if isinstance(exc, AuthError):
+            return _body(code, str(exc), status, {"WWW-Authenticate": "Bearer"})
+        return _body(code, str(exc), status)
 
-    async def store_down(request: Request, exc: sa_exc.OperationalError):
-        # the database restarted or is unreachable: say so quickly, the pool recovers by itself
+    async def store_down(request: Request, exc: sa_exc.DBAPIError | sa_exc.TimeoutError):
         orig = getattr(exc, "orig", None)
-        log.warning("store unavailable: %s", str(orig or exc).splitlines()[0])
-        return _body("StoreUnavailable", "the PostGIS store is not answering; try again shortly",
-                     503)
+        log.warning("store unavailable: %s", next(iter(str(orig or exc).splitlines()), ""))
+        status, code = status_of(exc)
+        return _body(code, "the PostGIS store is not answering; try again shortly", status)
 
     async def invalid(request: Request, exc: RequestValidationError):
         parts = []
@@ -63,13 +76,8 @@ def install(app: FastAPI) -> None:
         return _body("InvalidParameterValue", "; ".join(parts) or "invalid request", 400)
 
     async def http_error(request: Request, exc: StarletteHTTPException):
-        # the framework's own errors (unparseable body, unknown route, wrong method) in our shape
-        codes = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed",
-                 413: "PayloadTooLarge"}
-        response = _body(codes.get(exc.status_code, "HTTPError"), str(exc.detail), exc.status_code)
-        for key, value in (exc.headers or {}).items():
-            response.headers[key] = value
-        return response
+        return _body(HTTP_CODES.get(exc.status_code, "HTTPError"), str(exc.detail),
+                     exc.status_code, dict(exc.headers or {}))
 
     async def value_error(request: Request, exc: ValueError):
         # PostgreSQL text cannot hold NUL; the driver says so with a ValueError when binding
@@ -80,7 +88,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ValueError, value_error)
     app.add_exception_handler(GridgovError, domain)
-    app.add_exception_handler(sa_exc.OperationalError, store_down)
-    app.add_exception_handler(sa_exc.InterfaceError, store_down)
-    app.add_exception_handler(sa_exc.TimeoutError, store_down)  # no pooled connection in time
+    for kind in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError):
+        app.add_exception_handler(kind, store_down)
     app.add_exception_handler(RequestValidationError, invalid)

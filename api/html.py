@@ -1,32 +1,39 @@
-"""Plain HTML renderings of the OGC resources (for people following links in a browser)."""
+"""Plain HTML renderings of the OGC resources (for people following links in a browser).
+
+The markup is in ``templates/`` (Jinja2, autoescaped: titles, links and property values from the
+data cannot inject markup).
+"""
 
 from __future__ import annotations
 
-import html
 import json
+
+import jinja2
+from markupsafe import Markup
+
+
+def _cell(value) -> str:
+    """A property value as a table cell shows it: lists and objects as JSON."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+
+
+# __package__, not a fixed name: this folder is api/ in the tree and gridgov_api once installed
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"), autoescape=True,
+                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["cell"] = _cell
 
 
 def page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>"
-            f"{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em;"
-            f"max-width:70em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;"
-            f"padding:2px 6px;font-size:90%}}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"{body}</body></html>")
+    """A whole page; ``body`` is HTML (from :func:`links` and :func:`features_table`)."""
+    return _ENV.get_template("page.html.j2").render(title=title, body=Markup(body))
 
 
 def links(items: list[dict]) -> str:
-    return "<ul>" + "".join(
-        f"<li><a href='{html.escape(link['href'])}'>{html.escape(link.get('title') or link['rel'])}"
-        f"</a> <small>({html.escape(link['rel'])})</small></li>" for link in items) + "</ul>"
+    return _ENV.get_template("links.html.j2").render(links=items)
 
 
 def features_table(fc: dict) -> str:
     feats = fc.get("features", [])
-    if not feats:
-        return "<p>无要素 · no features</p>"
-    names = list(feats[0].get("properties", {}))
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["id", *names])
-    rows = "".join("<tr>" + "".join(
-        f"<td>{html.escape(json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v))}</td>"
-        for v in [f.get("id"), *(f["properties"].get(n) for n in names)]) + "</tr>" for f in feats)
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    # the columns are the first feature's properties (the items of one collection share them)
+    names = list(feats[0].get("properties", {})) if feats else []
+    return _ENV.get_template("features_table.html.j2").render(features=feats, names=names)

@@ -8,10 +8,13 @@ import secrets
 
 import jwt
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from gridgov import auth
 from gridgov.auth import ANONYMOUS, AuthError, Forbidden, Principal
+
+from .deps import engine
 
 ALGORITHM = "HS256"
 
@@ -30,8 +33,7 @@ def issue_token(app, principal: Principal) -> str:
     return jwt.encode(claims, secret(app), algorithm=ALGORITHM)
 
 
-async def principal(request: Request) -> Principal:
-    engine = request.app.state.engine
+async def principal(request: Request, eng: Engine = Depends(engine)) -> Principal:
     key = request.headers.get("x-api-key")
     authorization = request.headers.get("authorization", "")
     if not key and authorization.lower().startswith("bearer "):
@@ -44,9 +46,9 @@ async def principal(request: Request) -> Principal:
             except jwt.PyJWTError as exc:
                 raise AuthError(f"invalid token: {exc}") from None
             # the role is read again: a disabled or demoted account loses access at once
-            return await run_in_threadpool(auth.lookup, engine, claims["sub"])
+            return await run_in_threadpool(auth.lookup, eng, claims["sub"])
     if key:
-        return await run_in_threadpool(auth.authenticate_key, engine, key)
+        return await run_in_threadpool(auth.authenticate_key, eng, key)
     if request.app.state.settings.anonymous:
         return ANONYMOUS
     raise AuthError("sign in: POST /auth/token, or send an API key (X-API-Key)")

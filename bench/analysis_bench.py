@@ -29,7 +29,7 @@ from province import build_province  # noqa: E402
 
 from gridgov.analysis import coverage as cov_mod  # noqa: E402
 from gridgov.analysis import recommend  # noqa: E402
-from gridgov.analysis._sql import scope, sql  # noqa: E402
+from gridgov.analysis.sqlfiles import scope, sql  # noqa: E402
 from gridgov.io.importer import import_bundle  # noqa: E402
 
 DAY = dt.date(2026, 11, 28)

@@ -142,13 +142,40 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
 
 
-def protect_members(rows: list[dict], principal: Principal) -> list[dict]:
-    """The roster as ``principal`` may see it: admins in full, planners masked, viewers never
-    (they get aggregates elsewhere). Applied where results are produced, once for all outputs."""
-    if principal.at_least("admin"):
+MASKS = {"name": mask_name, "phone": mask_phone}
+
+
+def protect(layer, rows: list[dict], principal: Principal) -> list[dict]:
+    """Rows of ``layer`` as ``principal`` may see them: the fields the declaration marks personal
+    in full for admins, masked for planners; viewers never see rows holding personal data (they
+    get aggregates elsewhere). Applied where results are produced, once for all outputs."""
+    personal = {f.name: f.personal for f in layer.fields if f.personal}
+    if not personal or principal.at_least("admin"):
         return rows
     if principal.at_least("planner"):
-        return [{**r, "name": mask_name(r.get("name")), "phone": mask_phone(r.get("phone"))}
-                for r in rows]
-    raise Forbidden("the member roster holds personal data: planners see it masked, admins in "
-                    "full; viewers see the aggregates")
+        return [{**r, **{name: MASKS[kind](r.get(name)) for name, kind in personal.items()
+                         if name in r}} for r in rows]
+    raise Forbidden(f"the {layer.title_zh} ({layer.name}) hold personal data: planners see them "
+                    "masked, admins in full; viewers see the aggregates")
+
+
+def roster(engine: Engine, principal: Principal, org_code: str | None = None,
+           compound_code: str | None = None) -> list[dict]:
+    """The member roster, filtered by organization or compound, under the personal-data rules."""
+    from gridgov.layers import get_layer
+
+    members = get_layer("members")
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT code, org_code, compound_code, county_code, name, phone FROM members "
+            "WHERE (:o IS NULL OR org_code = :o) AND (:c IS NULL OR compound_code = :c) "
+            "ORDER BY code"), {"o": org_code, "c": compound_code}).mappings().all()
+    return protect(members, [dict(r) for r in rows], principal)
+
+
+def roster_summary(engine: Engine) -> list[dict]:
+    """Members per organization and compound: counts only, for every role."""
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(
+            "SELECT org_code, compound_code, count(*) AS members FROM members "
+            "GROUP BY org_code, compound_code ORDER BY org_code, compound_code")).mappings()]

@@ -23,13 +23,9 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from sqlalchemy import and_, func, literal, not_, or_
 from sqlalchemy.sql import ColumnElement
 
-from gridgov.errors import BadRequest, Problem
+from gridgov.errors import InvalidFilter
 
 GEOMETRY = "geometry"
-
-
-def _bad(message: str) -> BadRequest:
-    return BadRequest([Problem("filter", None, "filter", message)])
 
 
 def parse(text: str) -> ast.Node:
@@ -37,21 +33,21 @@ def parse(text: str) -> ast.Node:
         return parse_cql2_text(text)
     except Exception as exc:  # lark raises several types; all mean the text is not CQL2
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _bad(f"not valid CQL2 text: {first[:200]}") from None
+        raise InvalidFilter(f"not valid CQL2 text: {first[:200]}") from None
 
 
 def _geometry_literal(node) -> shapely.Geometry:
     if isinstance(node, ast.Function) and node.name.lower() == "bbox":
         args = [float(a) for a in node.arguments]
         if len(args) != 4:
-            raise _bad("BBOX needs 4 numbers: minx, miny, maxx, maxy")
+            raise InvalidFilter("BBOX needs 4 numbers: minx, miny, maxx, maxy")
         return shapely.box(*args)
     if isinstance(node, ast.BBox):
         return shapely.box(node.minx, node.miny, node.maxx, node.maxy)
     geometry = getattr(node, "geometry", None)
     if isinstance(geometry, dict):
         return shapely.from_geojson(json.dumps(geometry))
-    raise _bad("a spatial function needs a geometry literal (WKT) or BBOX(...)")
+    raise InvalidFilter("a spatial function needs a geometry literal (WKT) or BBOX(...)")
 
 
 class _SQL:
@@ -66,11 +62,11 @@ class _SQL:
             if node.name == GEOMETRY and self.geometry is not None:
                 return self.geometry
             if node.name not in self.columns:
-                raise _bad(f"unknown property {node.name!r}; queryable: "
+                raise InvalidFilter(f"unknown property {node.name!r}; queryable: "
                            f"{', '.join(sorted(self.columns))}")
             return self.columns[node.name]
         if isinstance(node, (ast.Node,)) and not isinstance(node, (str, int, float, bool)):
-            raise _bad(f"unsupported expression {type(node).__name__}")
+            raise InvalidFilter(f"unsupported expression {type(node).__name__}")
         return literal(node)
 
     def __call__(self, node) -> ColumnElement:
@@ -105,13 +101,13 @@ class _SQL:
         for kind, fn in spatial.items():
             if type(node) is kind:
                 if self.geometry is None:
-                    raise _bad("this collection has no geometry to filter on")
+                    raise InvalidFilter("this collection has no geometry to filter on")
                 if not (isinstance(node.lhs, ast.Attribute) and node.lhs.name == GEOMETRY):
-                    raise _bad(f"the first argument of {fn} must be the property 'geometry'")
+                    raise InvalidFilter(f"the first argument of {fn} must be the property 'geometry'")
                 geom = _geometry_literal(node.rhs)
                 return getattr(func, fn)(self.geometry,
                                          func.ST_GeomFromText(literal(geom.wkt), 4326))
-        raise _bad(f"unsupported CQL2 operation {type(node).__name__}")
+        raise InvalidFilter(f"unsupported CQL2 operation {type(node).__name__}")
 
 
 def to_sql(text: str, columns: dict[str, Any], geometry: ColumnElement | None = None
@@ -132,7 +128,7 @@ def to_mask(text: str, frame, geometry: str = "geometry"):
             if n.name == GEOMETRY:
                 return frame[geometry]
             if n.name not in frame.columns:
-                raise _bad(f"unknown property {n.name!r}; queryable: "
+                raise InvalidFilter(f"unknown property {n.name!r}; queryable: "
                            f"{', '.join(sorted(c for c in frame.columns if c != geometry))}")
             return frame[n.name]
         return n
@@ -152,7 +148,7 @@ def to_mask(text: str, frame, geometry: str = "geometry"):
                     return pd.Series(getattr(value(n.lhs), op)(value(n.rhs)), index=frame.index
                                      ).fillna(False).astype(bool)
                 except TypeError:
-                    raise _bad(f"cannot compare {n.lhs} with {n.rhs!r}") from None
+                    raise InvalidFilter(f"cannot compare {n.lhs} with {n.rhs!r}") from None
         if isinstance(n, ast.Like):
             import re
 
@@ -174,6 +170,6 @@ def to_mask(text: str, frame, geometry: str = "geometry"):
             if type(n) is kind:
                 geom = _geometry_literal(n.rhs)
                 return pd.Series(fn(np.asarray(frame[geometry].values), geom), index=frame.index)
-        raise _bad(f"unsupported CQL2 operation {type(n).__name__}")
+        raise InvalidFilter(f"unsupported CQL2 operation {type(n).__name__}")
 
     return ev(node)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gridgov.errors import Conflict, InputError, NotFound, Problem
+from gridgov.layers import get_layer
 
 KINDS = ("unit", "leader", "members")
 
@@ -146,14 +147,11 @@ def apply_change(conn: Connection, change: dict[str, Any], on: dt.date) -> None:
 
 # --- versioned edits (the API's, with optimistic concurrency) ---------------------------------
 
-_VERSIONED = {
-    "assignments": ("id", ["id", "org_code", "compound_code", "county_code", "kind", "valid_from",
-                           "valid_to", "members", "note", "version"]),
-    "practice_sites": ("code", ["code", "tier", "name", "demonstration", "theme", "township_code",
-                                "division_code", "version"]),
-    "party_orgs": ("code", ["code", "name", "parent_body", "member_count", "work_group_code",
-                            "version"]),
-}
+def _versioned(table: str):
+    layer = get_layer(table)
+    if not layer.row_versions:
+        raise NotFound(f"{table} records are not edited one by one")
+    return layer
 
 
 def set_actor(conn: Connection, actor: str) -> None:
@@ -163,11 +161,11 @@ def set_actor(conn: Connection, actor: str) -> None:
 
 def current(conn: Connection, table: str, key) -> dict:
     """A versioned record as a dict (with lon/lat for located records)."""
-    key_col, cols = _VERSIONED[table]
-    located = table in ("practice_sites", "party_orgs")
-    extra = ", ST_X(geom) AS lon, ST_Y(geom) AS lat" if located else ""
-    row = conn.execute(text(f"SELECT {', '.join(cols)}{extra} FROM {table} WHERE {key_col} = :k"),
-                       {"k": key}).mappings().first()
+    layer = _versioned(table)
+    cols = [layer.record_id] * bool(layer.id_column) + [f.name for f in layer.attributes]
+    extra = ", ST_X(geom) AS lon, ST_Y(geom) AS lat" if layer.geometry == "Point" else ""
+    row = conn.execute(text(f"SELECT {', '.join(cols)}, version{extra} FROM {layer.table} "
+                            f"WHERE {layer.record_id} = :k"), {"k": key}).mappings().first()
     if row is None:
         raise NotFound(f"no {table} record {key!r}")
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in row.items()}
@@ -195,14 +193,11 @@ def end_assignment_versioned(conn: Connection, assignment_id: int, valid_to: dt.
     return current(conn, "assignments", assignment_id)
 
 
-_SITE_FIELDS = {"name", "demonstration", "theme"}
-_ORG_FIELDS = {"name", "parent_body", "member_count", "work_group_code"}
-
-
 def update_versioned(conn: Connection, table: str, code: str, changes: dict,
                      expected_version: int) -> dict:
     """Change a site's or an organization's fields (and lon/lat) if still at ``expected_version``."""
-    allowed = _SITE_FIELDS if table == "practice_sites" else _ORG_FIELDS
+    layer = _versioned(table)
+    allowed = set(layer.editable)
     unknown = set(changes) - allowed - {"lon", "lat"}
     if unknown:
         raise InputError([Problem("edit", None, sorted(unknown)[0],
@@ -213,6 +208,8 @@ def update_versioned(conn: Connection, table: str, code: str, changes: dict,
     for name in sorted(set(changes) & allowed):
         sets.append(f"{name} = :{name}")
         params[name] = changes[name]
+    if ("lon" in changes or "lat" in changes) and layer.geometry != "Point":
+        raise InputError([Problem("edit", None, "lon", f"{table} records have no point to move")])
     if "lon" in changes or "lat" in changes:
         if not ("lon" in changes and "lat" in changes):
             raise InputError([Problem("edit", None, "lon", "give both lon and lat")])
@@ -223,6 +220,6 @@ def update_versioned(conn: Connection, table: str, code: str, changes: dict,
         params.update(lon=lon, lat=lat)
     if not sets:
         raise InputError([Problem("edit", None, None, "nothing to change")])
-    conn.execute(text(f"UPDATE {table} SET {', '.join(sets)}, version = version + 1, "
+    conn.execute(text(f"UPDATE {layer.table} SET {', '.join(sets)}, version = version + 1, "
                       f"updated_at = now() WHERE code = :c AND version = :v"), params)
     return current(conn, table, code)

@@ -1,4 +1,10 @@
-"""Domain exceptions. The API maps each to an HTTP status in one table; the CLI prints them."""
+"""Domain exceptions. The API maps each to an HTTP status in one table (gridgov_api.errors); the
+CLI prints them.
+
+Two families of "you asked for something wrong": :class:`InputError` for files and edits (every
+problem located by file, row and field; nothing was written) and :class:`QueryError` for request
+parameters and filters.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,10 @@ class GridgovError(Exception):
 
 class StoreUnavailable(GridgovError):
     """The PostGIS store cannot be reached."""
+
+
+class ConfigError(GridgovError):
+    """A setting (environment variable) holds a value gridgov cannot use."""
 
 
 class NotFound(GridgovError):
@@ -52,10 +62,25 @@ class InputError(GridgovError):
         super().__init__(f"{head}{more}{report}{self.closing}")
 
 
-class BadRequest(InputError):
-    """A query that cannot be answered as asked (unknown property, malformed filter, ...)."""
+# --- requests: a query or parameter that cannot be answered as asked ---------------------------
 
-    closing = ""
+class QueryError(GridgovError):
+    """A request that cannot be answered as asked (400). Not a file problem: nothing was read."""
+
+
+class InvalidParameter(QueryError):
+    """One parameter is wrong: unknown property, bbox that is not four numbers, ..."""
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter = parameter
+        super().__init__(f"{parameter}: {message}")
+
+
+class InvalidFilter(InvalidParameter):
+    """A CQL2 filter that does not parse or names what the collection does not have."""
+
+    def __init__(self, message: str):
+        super().__init__("filter", message)
 
 
 class Conflict(GridgovError):

@@ -18,10 +18,9 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,21 +32,17 @@ from sqlalchemy import (BigInteger, Engine, and_, bindparam, case, func, literal
 from sqlalchemy import exc as sa_exc
 
 from gridgov import cql2
-from gridgov.db import tables
-from gridgov.errors import BadRequest, NotFound, Problem
+from gridgov.cache import Memo
+from gridgov.db import extents, tables
+from gridgov.errors import InvalidParameter, NotFound
 from gridgov.layers import LAYERS, Layer
+from gridgov.layers.geography import COVERAGE_INPUTS
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
-# Every layer but the member roster (personal data: see /members and gridgov.auth).
-PUBLISHED_LAYERS = ("counties", "townships", "divisions", "compounds", "grid_cells",
-                    "party_orgs", "practice_sites", "roads", "work_groups", "key_tasks",
-                    "assignments")
 # Above this many rows (planner's estimate), an unfiltered page reports an estimated count
 # instead of counting every row on every request.
 EXACT_COUNT_LIMIT = 100_000
-_JSON_TYPES = {"text": "string", "int": "integer", "bool": "boolean", "date": "string",
-               "codes": "string"}
 
 
 @dataclass(frozen=True)
@@ -61,14 +56,18 @@ class Collection:
     geometry: str | None
     layer: Layer | None = None
     frame: Callable[[Engine], gpd.GeoDataFrame] | None = None
+    # tables whose geometries bound the features (an analysis's features are compounds, ...)
+    extent_tables: tuple[str, ...] = ()
 
 
 def _layer_collection(layer: Layer) -> Collection:
-    props = {f.name: _JSON_TYPES[f.type] for f in layer.fields if f.type != "codes"}
-    key = "code" if "code" in props else "id"  # assignments are keyed by their id
+    # personal fields never reach a collection, whatever the layer's other settings
+    props = {f.name: f.json_type for f in layer.public_fields}
     return Collection(layer.name, f"{layer.title_zh} · {layer.name}",
-                      f"Stored layer {layer.name}" + ("" if layer.geometry else " (no geometry)"),
-                      key, props, (layer.table,), layer.geometry, layer=layer)
+                      layer.description or f"Stored layer {layer.name}"
+                      + ("" if layer.geometry else " (no geometry)"),
+                      layer.record_id, props, (layer.table,), layer.geometry, layer=layer,
+                      extent_tables=(layer.table,) if layer.geometry else ())
 
 
 def _analysis_collections() -> list[Collection]:
@@ -90,33 +89,31 @@ def _analysis_collections() -> list[Collection]:
         ld = load.org_load(engine)
         return ld.assign(compound_codes=ld["compound_codes"].map(";".join))
 
-    live = ("compounds", "assignments", "party_orgs", "divisions", "townships", "grid_cells")
+    live = COVERAGE_INPUTS
     return [
         Collection("coverage", "包联覆盖 · coverage",
                    "Coverage of every compound today: organizations, members, households per "
                    "member, office distance, status and flags", "code", {}, live, "MultiPolygon",
-                   frame=cov),
+                   frame=cov, extent_tables=("compounds",)),
         Collection("gaps", "问题小区 · gaps",
                    "Compounds needing action, ranked, with reasons (reasons_zh) and score parts",
-                   "code", {}, live + ("practice_sites", "roads"), "MultiPolygon", frame=gap),
+                   "code", {}, live + ("practice_sites", "roads"), "MultiPolygon", frame=gap,
+                   extent_tables=("compounds",)),
         Collection("access", "阵地可达性 · access",
                    "Walking distance from compounds and villages/communities to the nearest "
                    "practice site of each tier, with GB 50180 life circle", "code", {},
-                   ("compounds", "divisions", "practice_sites", "roads"), "Point", frame=acc),
+                   ("compounds", "divisions", "practice_sites", "roads"), "Point", frame=acc,
+                   extent_tables=("compounds", "divisions")),
         Collection("org_load", "党组织负荷 · org load",
                    "Load of every Party organization (geometry: its office)", "code", {}, live,
-                   "Point", frame=org_load),
+                   "Point", frame=org_load, extent_tables=("party_orgs",)),
     ]
 
 
 def build_collections() -> dict[str, Collection]:
-    out = {name: _layer_collection(LAYERS[name]) for name in PUBLISHED_LAYERS}
+    out = {layer.name: _layer_collection(layer) for layer in LAYERS.values() if layer.published}
     out.update({c.id: c for c in _analysis_collections()})
     return out
-
-
-def _bad(field_name: str, message: str) -> BadRequest:
-    return BadRequest([Problem("request", None, field_name, message)])
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -125,14 +122,14 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     try:
         parts = [float(v) for v in value.split(",")]
     except ValueError:
-        raise _bad("bbox", f"{value!r} is not four numbers: minx,miny,maxx,maxy") from None
+        raise InvalidParameter("bbox", f"{value!r} is not four numbers: minx,miny,maxx,maxy") from None
     if len(parts) == 6:  # 3D bbox: drop the heights
         parts = [parts[0], parts[1], parts[3], parts[4]]
     if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
-        raise _bad("bbox", f"{value!r} is not four numbers: minx,miny,maxx,maxy")
+        raise InvalidParameter("bbox", f"{value!r} is not four numbers: minx,miny,maxx,maxy")
     minx, miny, maxx, maxy = parts
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise _bad("bbox", f"{value!r} is not in longitude/latitude (CRS84)")
+        raise InvalidParameter("bbox", f"{value!r} is not in longitude/latitude (CRS84)")
     return minx, miny, maxx, maxy
 
 
@@ -146,7 +143,7 @@ def parse_sortby(value: str | None, allowed: set[str]) -> list[tuple[str, bool]]
         ascending = not part.startswith("-")
         name = part.lstrip("+-").strip()
         if name not in allowed:
-            raise _bad("sortby", f"cannot sort by {name!r}; use one of {', '.join(sorted(allowed))}")
+            raise InvalidParameter("sortby", f"cannot sort by {name!r}; use one of {', '.join(sorted(allowed))}")
         out.append((name, ascending))
     return out
 
@@ -157,12 +154,12 @@ def parse_properties(value: str | None, allowed: set[str]) -> list[str] | None:
     names = [p.strip() for p in value.split(",") if p.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown:
-        raise _bad("properties", f"unknown properties {', '.join(unknown)}; available: "
+        raise InvalidParameter("properties", f"unknown properties {', '.join(unknown)}; available: "
                                  f"{', '.join(sorted(allowed))}")
     return names
 
 
-def _json_value(v):
+def json_value(v):
     if v is None:
         return None
     if isinstance(v, (np.integer,)):
@@ -174,7 +171,7 @@ def _json_value(v):
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
     if isinstance(v, (list, tuple, np.ndarray)):
-        return [_json_value(x) for x in v]
+        return [json_value(x) for x in v]
     if v is pd.NaT:
         return None
     return v
@@ -188,10 +185,11 @@ class FeatureService:
     collections: dict[str, Collection] = field(default_factory=build_collections)
     cache_size: int = 2048
     version_ttl: float = 1.0
-    _versions: tuple | None = field(default=None, repr=False)
-    _statements: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self):
+        self._memo = Memo(self.cache_size)  # pages, analysis frames, extents
+        self._statements = Memo(self.cache_size)  # compiled items statements, per shape
+        self._versions = Memo(1, ttl=self.version_ttl)
 
     def collection(self, collection_id: str) -> Collection:
         try:
@@ -213,34 +211,22 @@ class FeatureService:
 
         The versions are read at most every ``version_ttl`` seconds: a write shows up in pages
         and tiles within that time, and a burst of requests costs one lookup, not one each."""
-        import hashlib
-        import time
-
-        now = time.monotonic()
-        if self._versions is None or now - self._versions[0] > self.version_ttl:
-            self._versions = (now, self.versions())
-        all_versions = self._versions[1]
+        all_versions = self._versions.get("all", self.versions)
         v = {t: all_versions.get(t, 0) for t in (table_names or sorted(all_versions))}
         raw = json.dumps([dt.date.today().isoformat(), v], sort_keys=True)
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
     # --- analysis frames ----------------------------------------------------------------------
     def frame(self, coll: Collection) -> gpd.GeoDataFrame:
-        tag = self.version_tag(coll.tables)
-        key = (coll.id, tag)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        result = coll.frame(self.engine)
-        self._remember(key, result)
-        return result
+        return self._memo.get((coll.id, self.version_tag(coll.tables)),
+                              lambda: coll.frame(self.engine))
 
-    def _remember(self, key, value) -> None:
-        with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+    def extent(self, coll: Collection) -> list[float] | None:
+        """[minx, miny, maxx, maxy] of the collection's features, from the data."""
+        if not coll.extent_tables:
+            return None
+        return self._memo.get(("extent", coll.id, self.version_tag(coll.extent_tables)),
+                              lambda: extents.extent(self.engine, list(coll.extent_tables)))
 
     def properties_of(self, coll: Collection) -> dict[str, str]:
         if coll.layer is not None:
@@ -260,30 +246,25 @@ class FeatureService:
         """One page of a collection (see :class:`Page`: ``as_dict()`` or ``to_json()``)."""
         coll = self.collection(collection_id)
         if filter_lang not in (None, "", "cql2-text"):
-            raise _bad("filter-lang", f"{filter_lang!r} is not supported; use cql2-text")
+            raise InvalidParameter("filter-lang", f"{filter_lang!r} is not supported; use cql2-text")
         if not 1 <= limit <= MAX_LIMIT:
-            raise _bad("limit", f"limit must be between 1 and {MAX_LIMIT}")
+            raise InvalidParameter("limit", f"limit must be between 1 and {MAX_LIMIT}")
         if offset < 0:
-            raise _bad("offset", "offset must not be negative")
+            raise InvalidParameter("offset", "offset must not be negative")
         box = parse_bbox(bbox) if isinstance(bbox, str) or bbox is None else bbox
         # Pages are cached per data version: a repeated request costs one version lookup.
         key = ("items", collection_id, box, limit, offset, properties, sortby, filter,
                self.version_tag(coll.tables))
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
         if coll.layer is not None:
-            page = self._table_items(coll, box, limit, offset, properties, sortby, filter)
-        else:
-            page = self._frame_items(coll, box, limit, offset, properties, sortby, filter)
-        self._remember(key, page)
-        return page
+            return self._memo.get(key, lambda: self._table_items(
+                coll, box, limit, offset, properties, sortby, filter))
+        return self._memo.get(key, lambda: self._frame_items(
+            coll, box, limit, offset, properties, sortby, filter))
 
     def item(self, collection_id: str, feature_id: str) -> dict:
         coll = self.collection(collection_id)
         if coll.layer is not None:
-            t = tables.metadata.tables[coll.layer.table]
+            t = tables.table(coll.layer.table)
             key_col = t.c[coll.key]
             if isinstance(key_col.type, (BigInteger,)) or key_col.type.python_type is int:
                 if not feature_id.isdigit():
@@ -306,26 +287,19 @@ class FeatureService:
         # the expression tree on every request).
         shape = (coll.id, box, properties, sortby, filter_text,
                  None if extra is None else str(extra.right.value))
-        with self._lock:
-            compiled = self._statements.get(shape)
-        if compiled is None:
-            compiled = self._compile_items(coll, box, properties, sortby, filter_text, extra)
-            with self._lock:
-                self._statements[shape] = compiled
-                while len(self._statements) > self.cache_size:
-                    self._statements.popitem(last=False)
-        sql_text, params = compiled
+        sql_text, params = self._statements.get(shape, lambda: self._compile_items(
+            coll, box, properties, sortby, filter_text, extra))
         try:
             with self.engine.connect() as conn:
                 features_json, returned, matched = conn.exec_driver_sql(
                     sql_text, {**params, "page_limit": limit, "page_offset": offset}).one()
         except sa_exc.DataError as exc:  # e.g. households > 'abc': the value, not the server
             detail = str(exc.orig).strip().splitlines()[0]
-            raise _bad("filter", f"a value does not fit its property: {detail}") from None
+            raise InvalidParameter("filter", f"a value does not fit its property: {detail}") from None
         return Page(features_json, int(matched), int(returned))
 
     def _compile_items(self, coll, box, properties, sortby, filter_text, extra):
-        t = tables.metadata.tables[coll.layer.table]
+        t = tables.table(coll.layer.table)
         allowed = set(coll.properties)
         columns = {name: t.c[name] for name in allowed}
         conds = []
@@ -334,7 +308,7 @@ class FeatureService:
         geom = t.c.geom if "geom" in t.c else None
         if box is not None:
             if geom is None:
-                raise _bad("bbox", f"collection {coll.id!r} has no geometry")
+                raise InvalidParameter("bbox", f"collection {coll.id!r} has no geometry")
             env = func.ST_MakeEnvelope(*box, 4326)
             conds.append(and_(geom.op("&&")(env), func.ST_Intersects(geom, env)))
         if filter_text:
@@ -399,9 +373,9 @@ class FeatureService:
         geoms = shapely.to_geojson(np.asarray(part.geometry.values)) if len(part) else []
         features = []
         for i, (_, row) in enumerate(part.iterrows()):
-            features.append({"type": "Feature", "id": _json_value(row[coll.key]),
+            features.append({"type": "Feature", "id": json_value(row[coll.key]),
                              "geometry": json.loads(geoms[i]) if geoms[i] else None,
-                             "properties": {n: _json_value(row[n]) for n in names}})
+                             "properties": {n: json_value(row[n]) for n in names}})
         return Page(json.dumps(features, ensure_ascii=False), int(matched), len(features))
 
 

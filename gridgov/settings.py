@@ -6,12 +6,44 @@ notebooks can point at another database by setting the variable.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from gridgov.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://gridgov:gridgov@localhost:5432/gridgov"
+
+
+def normalize_database_url(url: str, setting: str = "GRIDGOV_DATABASE_URL") -> str:
+    """``url`` with the project's driver, psycopg2: SQLAlchemy maps a plain ``postgresql://``
+    to psycopg 3, which is not installed, and no longer knows ``postgres://`` at all.
+
+    Raises :class:`ConfigError` naming ``setting`` for anything that is not a PostgreSQL URL.
+    """
+    try:
+        parsed = make_url(url)
+        problem = None
+        if parsed.get_backend_name() not in ("postgresql", "postgres"):
+            problem = "is not a PostgreSQL URL"
+        elif parsed.drivername not in ("postgresql", "postgres", "postgresql+psycopg2"):
+            problem = f"names the driver {parsed.get_driver_name()}, but gridgov uses psycopg2"
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            problem = "has a port outside 1-65535"
+    except ArgumentError:
+        problem = "is not a URL"
+    except ValueError:  # make_url turns the port into an int
+        problem = "has a port that is not a number"
+    if problem:
+        # the message goes to logs and terminals: never the password
+        shown = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+        raise ConfigError(f"{setting}: {shown!r} {problem}; expected "
+                          "postgresql://user:password@host:port/database")
+    return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
 class DatabaseSettings(BaseSettings):
@@ -26,6 +58,12 @@ class DatabaseSettings(BaseSettings):
     # its request once (503), and SQLAlchemy then replaces the whole pool.
     pool_pre_ping: bool = False
     statement_timeout_ms: int = Field(default=60_000, ge=0)
+
+    # ConfigError is no ValueError, so pydantic lets it through unwrapped: one line, no password
+    @field_validator("database_url")
+    @classmethod
+    def _normalize(cls, url: str) -> str:
+        return normalize_database_url(url)
 
 
 class ImportSettings(BaseSettings):

@@ -10,16 +10,20 @@ Example:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
+import geopandas as gpd
+import pandas as pd
+import shapely
 from sqlalchemy import Engine, text
 
-from gridgov.analysis._sql import scope, sql
 from gridgov.analysis.coverage import thresholds
-from gridgov.errors import BadRequest, NotFound, Problem
+from gridgov.analysis.sqlfiles import scope, sql
+from gridgov.cache import Memo
+from gridgov.db import extents, tables
+from gridgov.errors import InvalidParameter
+from gridgov.layers import TILE_SPECS, Layer, TileSpec, tile_spec
 
 EXTENT = 4096
 BUFFER = 64
@@ -27,48 +31,53 @@ BUFFER = 64
 
 @dataclass(frozen=True)
 class TileLayer:
-    name: str
-    title: str
-    columns: str  # attributes to encode
-    source: str  # SQL yielding those columns plus geom (EPSG:4326)
-    tables: tuple[str, ...]
-    minzoom: int = 8
-    maxzoom: int = 20
+    """A tile layer as the service draws it: the declaration's spec and where its rows come from."""
+
+    layer: Layer
+    spec: TileSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Tables whose versions decide the tiles' freshness (ETags)."""
+        return tuple(dict.fromkeys((self.layer.table, *self.spec.depends_on)))
+
+    @property
+    def source(self) -> str:
+        """SQL yielding the spec's columns plus ``geom`` (EPSG:4326), read by the tiles."""
+        if self.spec.cache:
+            return f"SELECT * FROM {self.spec.cache}"
+        where = f" WHERE {self.spec.where}" if self.spec.where else ""
+        return f"SELECT * FROM {self.layer.table}{where}"
+
+    @property
+    def live_source(self) -> str:
+        """The same rows computed now, without the cache."""
+        return sql(self.spec.query).text if self.spec.cache else self.source
+
+    def frame(self, engine: Engine) -> gpd.GeoDataFrame:
+        """The tiles' features as one GeoDataFrame (EPSG:4326), for pages that inline them."""
+        with engine.connect() as conn:
+            result = conn.execute(text(
+                f"SELECT {self.spec.columns}, ST_AsBinary(geom) AS wkb FROM ({self.live_source}) s"),
+                {**scope(None, None), **thresholds(None)})
+            frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        geoms = [shapely.from_wkb(bytes(b)) for b in frame.pop("wkb")]
+        return gpd.GeoDataFrame(frame, geometry=geoms, crs=4326)
 
 
-LAYERS = {
-    "compounds": TileLayer(
-        "compounds", "小区（包联状态）",
-        "code, name, community_name, households, orgs, round(members::numeric, 1)::float8 AS members,"
-        " round(households_per_member::numeric, 1)::float8 AS households_per_member, status,"
-        " far_assignment, orgs_zh, round(max_office_m::numeric)::float8 AS max_office_m",
-        "SELECT * FROM tile_coverage",
-        ("compounds", "assignments", "party_orgs", "divisions", "townships", "grid_cells")),
-    "grid_cells": TileLayer("grid_cells", "网格", "code, community_code, seq",
-                            "SELECT * FROM grid_cells", ("grid_cells",)),
-    "divisions": TileLayer("divisions", "村/社区", "code, name, short_name, kind",
-                           "SELECT * FROM divisions WHERE geom IS NOT NULL", ("divisions",),
-                           minzoom=6),
-    "townships": TileLayer("townships", "乡镇", "code, name",
-                           "SELECT * FROM townships WHERE geom IS NOT NULL", ("townships",),
-                           minzoom=4),
-    "practice_sites": TileLayer("practice_sites", "新时代文明实践阵地",
-                                "code, name, tier, demonstration, theme",
-                                "SELECT * FROM practice_sites", ("practice_sites",), minzoom=6),
-    "offices": TileLayer("offices", "机关党组织驻地", "code, name, parent_body, member_count",
-                         "SELECT * FROM party_orgs WHERE geom IS NOT NULL", ("party_orgs",)),
-    "roads": TileLayer("roads", "道路", "code, name, kind", "SELECT * FROM roads", ("roads",)),
-}
+def tile_layer(name: str) -> TileLayer:
+    return TileLayer(*tile_spec(name))
 
 
-_REFRESH = """
-INSERT INTO tile_coverage (code, name, community_name, households, orgs, members,
-                           households_per_member, status, far_assignment, orgs_zh, max_office_m,
-                           geom)
-SELECT code, name, community_name, households, orgs, members, households_per_member, status,
-       far_assignment, orgs_zh, max_office_m, geom
-FROM ({coverage}) c
-"""
+TILE_LAYERS = {name: TileLayer(layer, spec) for name, (layer, spec) in TILE_SPECS.items()}
 
 
 def _tile_sql(layer: TileLayer, gcj02: bool = False) -> str:
@@ -82,7 +91,7 @@ WITH bounds AS (
            ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4326) AS env4326
 )
 SELECT ST_AsMVT(t0, '{layer.name}', {EXTENT}, 'mvt_geom') FROM (
-    SELECT {layer.columns},
+    SELECT {layer.spec.columns},
            ST_AsMVTGeom(ST_Transform({geom}, 3857), bounds.env, {EXTENT}, {BUFFER}, true) AS mvt_geom
     FROM ({layer.source}) s, bounds
     WHERE s.geom && {reach}
@@ -95,16 +104,15 @@ class TileService:
     engine: Engine
     versions: Callable[[tuple[str, ...]], str]
     cache_size: int = 4096
-    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _sql: dict = field(default_factory=dict, repr=False)
-    _coverage_tag: str | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self._tiles = Memo(self.cache_size)
+        self._statements = Memo(64)
+        self._extents = Memo(64)
+        self._refreshed: dict[str, str] = {}  # cache table -> version it holds
 
     def layer(self, name: str) -> TileLayer:
-        try:
-            return LAYERS[name]
-        except KeyError:
-            raise NotFound(f"no tile layer {name!r}; layers: {', '.join(LAYERS)}") from None
+        return tile_layer(name)
 
     def etag(self, name: str) -> str:
         return f'"{name}-{self.versions(self.layer(name).tables)}"'
@@ -114,54 +122,59 @@ class TileService:
         """(MVT bytes, ETag) of one tile; ``crs="gcj02"`` for overlays on Amap."""
         layer = self.layer(name)
         if not 0 <= z <= 24 or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
-            raise BadRequest([Problem("request", None, "z/x/y",
-                                      f"tile {z}/{x}/{y} does not exist (0 ≤ x, y < 2^z, z ≤ 24)")])
+            raise InvalidParameter("z/x/y", f"tile {z}/{x}/{y} does not exist "
+                                            "(0 ≤ x, y < 2^z, z ≤ 24)")
         if crs not in ("wgs84", "gcj02"):
-            raise BadRequest([Problem("request", None, "crs", "crs must be wgs84 or gcj02")])
+            raise InvalidParameter("crs", "crs must be wgs84 or gcj02")
         etag = etag or self.etag(name)
-        key = (name, z, x, y, etag, crs)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key], etag
-        if z < layer.minzoom:
-            data = b""
-        else:
-            stmt = self._sql.get((name, crs))
-            if stmt is None:
-                stmt = self._sql[(name, crs)] = text(_tile_sql(layer, crs == "gcj02"))
-            if name == "compounds":
-                self._refresh_coverage(etag)
-            with self.engine.connect() as conn:
-                data = conn.execute(stmt, {"z": z, "x": x, "y": y}).scalar() or b""
-            data = bytes(data)
-        with self._lock:
-            self._cache[key] = data
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return data, etag
+        return self._tiles.get((name, z, x, y, etag, crs),
+                               lambda: self._draw(layer, z, x, y, etag, crs)), etag
 
-    def _refresh_coverage(self, tag: str) -> None:
-        """Bring tile_coverage up to the data version ``tag`` (once, whichever worker asks)."""
-        if self._coverage_tag == tag:
+    def _draw(self, layer: TileLayer, z: int, x: int, y: int, etag: str, crs: str) -> bytes:
+        if z < layer.spec.minzoom:
+            return b""
+        stmt = self._statements.get((layer.name, crs),
+                                    lambda: text(_tile_sql(layer, crs == "gcj02")))
+        if layer.spec.cache:
+            self._refresh(layer, etag)
+        with self.engine.connect() as conn:
+            return bytes(conn.execute(stmt, {"z": z, "x": x, "y": y}).scalar() or b"")
+
+    def _refresh(self, layer: TileLayer, tag: str) -> None:
+        """Bring the layer's cache table up to the data version ``tag`` (once, whichever worker
+        asks: an advisory lock serializes the refresh, the stored tag says if it is done)."""
+        cache = layer.spec.cache
+        if self._refreshed.get(cache) == tag:
             return
+        columns = ", ".join(c.name for c in tables.table(cache).columns)
         with self.engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgov.tile_coverage'))"))
-            stored = conn.execute(text("SELECT tag FROM tile_coverage_state WHERE id = 1")).scalar()
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                         {"k": f"gridgov.{cache}"})
+            stored = conn.execute(text("SELECT tag FROM tile_cache_state WHERE cache = :c"),
+                                  {"c": cache}).scalar()
             if stored != tag:
-                conn.execute(text("DELETE FROM tile_coverage"))
-                conn.execute(text(_REFRESH.replace("{coverage}", sql("coverage").text)),
+                conn.execute(text(f"DELETE FROM {cache}"))
+                conn.execute(text(f"INSERT INTO {cache} ({columns}) SELECT {columns} "
+                                  f"FROM ({layer.live_source}) s"),
                              {**scope(None, None), **thresholds(None)})
-                conn.execute(text("UPDATE tile_coverage_state SET tag = :t, refreshed_at = now() "
-                                  "WHERE id = 1"), {"t": tag})
-        self._coverage_tag = tag
+                conn.execute(text(
+                    "INSERT INTO tile_cache_state (cache, tag, refreshed_at) VALUES (:c, :t, now())"
+                    " ON CONFLICT (cache) DO UPDATE SET tag = :t, refreshed_at = now()"),
+                    {"c": cache, "t": tag})
+        self._refreshed[cache] = tag
 
-    def tilejson(self, name: str, base_url: str, bounds: list[float] | None = None) -> dict:
+    def extent(self, name: str) -> list[float] | None:
+        """The tile layer's bounds, from its table's data (cached per data version)."""
+        layer = self.layer(name)
+        return self._extents.get((name, self.versions((layer.layer.table,))),
+                                 lambda: extents.extent(self.engine, [layer.layer.table]))
+
+    def tilejson(self, name: str, base_url: str) -> dict:
         layer = self.layer(name)
         return {
             "tilejson": "3.0.0", "name": layer.name, "description": layer.title,
             "tiles": [f"{base_url}/tiles/{layer.name}/{{z}}/{{x}}/{{y}}.pbf"],
-            "minzoom": layer.minzoom, "maxzoom": layer.maxzoom,
-            "bounds": bounds or [-180, -85.0511, 180, 85.0511],
+            "minzoom": layer.spec.minzoom, "maxzoom": layer.spec.maxzoom,
+            "bounds": self.extent(name) or [-180, -85.0511, 180, 85.0511],
             "vector_layers": [{"id": layer.name, "description": layer.title}],
         }

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from gridgov.db import make_engine, migrate
-from gridgov.settings import DEFAULT_DATABASE_URL
+from gridgov.settings import DatabaseSettings, normalize_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "geodata" / "zhongyang"
@@ -25,10 +25,12 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def _admin_url() -> str:
+    # scripts/test derives the admin URL from GRIDGOV_DATABASE_URL, so it may be a plain
+    # postgresql:// URL too: both go through the same normalisation as the app's setting
     explicit = os.environ.get("GRIDGOV_TEST_ADMIN_URL")
     if explicit:
-        return explicit
-    url = make_url(os.environ.get("GRIDGOV_DATABASE_URL", DEFAULT_DATABASE_URL))
+        return normalize_database_url(explicit, "GRIDGOV_TEST_ADMIN_URL")
+    url = make_url(DatabaseSettings().database_url)
     return url.set(database="postgres").render_as_string(hide_password=False)
 
 

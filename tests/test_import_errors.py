@@ -252,3 +252,12 @@ def test_unsupported_and_missing_files(unchanged, tmp_path):
     path.write_text("<kml/>")
     assert "unsupported file type .kml" in str(refused(unchanged, "compounds", path))
     assert "file not found" in str(refused(unchanged, "compounds", tmp_path / "nope.geojson"))
+
+
+def test_features_without_properties_name_the_missing_fields(unchanged, tmp_path):
+    # Geometry but no attributes: the rows are there, what is missing is the columns.
+    path = write_geojson(tmp_path / "f.geojson", [{}, None],
+                         [shapely.Point(*SEAT), shapely.Point(SEAT[0] + 0.001, SEAT[1])])
+    err = refused(unchanged, "practice_sites", path)
+    assert [str(p) for p in err.problems] == [
+        f"{path}, field '{name}': required column is missing" for name in ("code", "tier", "name")]

@@ -3,7 +3,9 @@ a click opens a Chinese popup, nothing is fetched from outside this machine."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from urllib.parse import urlparse
 
 import pytest
@@ -107,4 +109,52 @@ def test_standalone_export_opens_from_a_file(browser, seeded_engine, tmp_path):
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     popup = click_compound(page)
     assert "户数" in popup
+    page.close()
+
+
+KPI_TEXT = ".gridgov-panel:has(#kpi-coverage) :is(b, small)"  # the title and the KPI labels
+
+
+def chinese_fonts() -> set[str]:
+    """Families fontconfig says cover Chinese: what Chromium on Linux can fall back to."""
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True,
+                         check=True).stdout
+    return {name.strip() for line in out.splitlines() for name in line.split(",")}
+
+
+def test_overview_kpi_labels_render_chinese_glyphs(browser, service):
+    # Text and DOM are the same with or without a CJK font; only the drawing shows tofu. Two
+    # checks that do not depend on screenshots: (1) Chromium's own record of which platform font
+    # drew how many glyphs of each node (what DevTools shows as "Rendered Fonts"); every Chinese
+    # character must be drawn by a font fontconfig says covers Chinese. (2) Each character drawn
+    # on a canvas in the panel's font must differ from a character no font has (U+10FFFD), which
+    # is what tofu looks like, because Chromium draws a missing glyph as the font's .notdef box.
+    page, _, _ = open_page(browser, f"{service.url}/maps/overview")
+    covering = chinese_fonts()
+    assert covering, "no font covers Chinese (Debian: fonts-noto-cjk; scripts/test installs it)"
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    nodes = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": KPI_TEXT})["nodeIds"]
+    texts = page.eval_on_selector_all(KPI_TEXT, "els => els.map(e => e.textContent)")
+    assert len(nodes) == len(texts) >= 10 and "包联覆盖率" in texts
+    for node, text in zip(nodes, texts):
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        drawn = sum(f["glyphCount"] for f in fonts if f["familyName"] in covering)
+        assert drawn >= len(re.findall(r"[\u4e00-\u9fff]", text)), (text, fonts)
+    tofu = page.evaluate("""([selector, chars]) => {
+        const family = getComputedStyle(document.querySelector(selector)).fontFamily;
+        const draw = ch => {
+            const c = document.createElement('canvas');
+            c.width = c.height = 64;
+            const ctx = c.getContext('2d');
+            ctx.font = `40px ${family}`;
+            ctx.fillText(ch, 4, 48);
+            return c.toDataURL();
+        };
+        const missing = draw('\\u{10FFFD}');
+        return chars.filter(ch => draw(ch) === missing);
+    }""", [KPI_TEXT, sorted(set(re.findall(r"[\u4e00-\u9fff]", "".join(texts))))])
+    assert tofu == [], f"drawn as tofu: {''.join(tofu)}"
     page.close()

@@ -9,31 +9,30 @@ from typing import Literal
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from gridgov.analysis import access, coverage, gaps, load, recommend, scenario
 from gridgov.auth import Forbidden, Principal
-from gridgov.features import _json_value
+from gridgov.features import FeatureService, json_value
 
+from ..deps import engine, features
 from ..responses import TABLES
+from ..routing import RetryReads
 from ..security import principal
 
-router = APIRouter(prefix="/analysis", tags=["Analysis"])
+router = APIRouter(prefix="/analysis", tags=["Analysis"], route_class=RetryReads)
 Format = Literal["json", "geojson", "csv", "xlsx"]
-
-
-def engine(request: Request):
-    return request.app.state.engine
 
 
 def _as_of(as_of: dt.date | None = Query(None, description="date, default today")):
     return as_of
 
 
-def _output(frame, fmt: str, name: str, sheet: str | None = None) -> Response:
+def _output(frame, fmt: str, name: str, sheet: str | None = None, xlsx=None) -> Response:
+    """``xlsx``: the analysis's own workbook writer (the gaps list is formatted for officials)."""
     if fmt == "geojson" and isinstance(frame, gpd.GeoDataFrame):
         return Response(frame.to_json(na="null", drop_id=True, ensure_ascii=False),
                         media_type="application/geo+json")
@@ -45,31 +44,30 @@ def _output(frame, fmt: str, name: str, sheet: str | None = None) -> Response:
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if fmt == "xlsx":
         buf = io.BytesIO()
-        if name == "gaps":
-            gaps.to_xlsx(frame, buf)
+        if xlsx is not None:
+            xlsx(frame, buf)
         else:
             table.to_excel(buf, index=False, sheet_name=sheet or name)
         return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument"
                         ".spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-    records = [{k: _json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
+    records = [{k: json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
     return Response(json.dumps(records, ensure_ascii=False), media_type="application/json")
 
 
-def _coverage_today_or(request: Request, as_of: dt.date | None):
+def _coverage_today_or(svc: FeatureService, as_of: dt.date | None):
     """Today's coverage comes from the per-version cache the OGC collection uses; other dates
     are computed."""
     if as_of is None or as_of == dt.date.today():
-        svc = request.app.state.features
         return svc.frame(svc.collection("coverage"))
-    cov = coverage.coverage(request.app.state.engine, as_of)
+    cov = coverage.coverage(svc.engine, as_of)
     return cov.assign(org_codes=cov["org_codes"].map(";".join))
 
 
 @router.get("/kpis", summary="County key figures (coverage, members, distances)")
-async def kpis(request: Request, as_of: dt.date | None = Depends(_as_of)):
+async def kpis(as_of: dt.date | None = Depends(_as_of), svc: FeatureService = Depends(features)):
     def run():
-        cov = _coverage_today_or(request, as_of)
+        cov = _coverage_today_or(svc, as_of)
         return {**coverage.kpis(cov), "as_of": (as_of or dt.date.today()).isoformat()}
 
     return await run_in_threadpool(run)
@@ -77,12 +75,12 @@ async def kpis(request: Request, as_of: dt.date | None = Depends(_as_of)):
 
 @router.get("/coverage", summary="Coverage per compound or rolled up",
             responses=TABLES)
-async def coverage_endpoint(request: Request, as_of: dt.date | None = Depends(_as_of),
+async def coverage_endpoint(as_of: dt.date | None = Depends(_as_of),
                             level: Literal["compound", "grid_cell", "community", "township",
                                            "county"] = "compound",
-                            format: Format = "json"):
+                            format: Format = "json", svc: FeatureService = Depends(features)):
     def run():
-        cov = _coverage_today_or(request, as_of)
+        cov = _coverage_today_or(svc, as_of)
         return cov if level == "compound" else coverage.rollup(cov, level)
 
     return _output(await run_in_threadpool(run), format, f"coverage_{level}")
@@ -98,7 +96,7 @@ async def gaps_endpoint(as_of: dt.date | None = Depends(_as_of), format: Format 
             return g
         return g.assign(org_codes=g["org_codes"].map(";".join), rules=g["rules"].map(";".join))
 
-    return _output(await run_in_threadpool(run), format, "gaps")
+    return _output(await run_in_threadpool(run), format, "gaps", xlsx=gaps.to_xlsx)
 
 
 @router.get("/org-load", summary="Load per organization and balance",

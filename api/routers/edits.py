@@ -9,18 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from gridgov import edits
 from gridgov.auth import Principal
-from gridgov.errors import BadRequest, PreconditionRequired, Problem
+from gridgov.errors import InvalidParameter, PreconditionRequired
+from gridgov.layers import get_layer
 
+from ..deps import engine
+from ..routing import RetryReads
 from ..security import require
 
-router = APIRouter(prefix="/edits", tags=["Edits"])
+router = APIRouter(prefix="/edits", tags=["Edits"], route_class=RetryReads)
 TABLES = {"assignments": "assignments", "sites": "practice_sites", "orgs": "party_orgs"}
 
 
@@ -29,8 +33,7 @@ def _version(if_match: str | None) -> int:
         raise PreconditionRequired('send If-Match: "v<version>" from the record you read')
     tag = if_match.strip().strip('"').lstrip("W/").strip('"')
     if not tag.startswith("v") or not tag[1:].isdigit():
-        raise BadRequest([Problem("request", None, "If-Match", f"{if_match!r} is not a version "
-                                                               'tag like "v3"')])
+        raise InvalidParameter("If-Match", f"{if_match!r} is not a version tag like \"v3\"")
     return int(tag[1:])
 
 
@@ -38,11 +41,9 @@ def _respond(row: dict, status: int = 200) -> JSONResponse:
     return JSONResponse(row, status_code=status, headers={"ETag": f'"v{row["version"]}"'})
 
 
-def _write(request: Request, who: Principal, fn, *args):
-    engine = request.app.state.engine
-
+def _write(eng: Engine, who: Principal, fn, *args):
     def run():
-        with engine.begin() as conn:
+        with eng.begin() as conn:
             edits.set_actor(conn, who.username)
             return fn(conn, *args)
 
@@ -50,15 +51,16 @@ def _write(request: Request, who: Principal, fn, *args):
 
 
 @router.get("/{kind}/{key}", summary="A record and its version (ETag)")
-async def read(kind: Literal["assignments", "sites", "orgs"], key: str, request: Request,
-               who: Principal = Depends(require("viewer"))):
+async def read(kind: Literal["assignments", "sites", "orgs"], key: str,
+               eng: Engine = Depends(engine), who: Principal = Depends(require("viewer"))):
     table = TABLES[kind]
-    if table == "assignments" and not key.isdigit():
-        raise BadRequest([Problem("request", None, "id", "assignment ids are numbers")])
-    k = int(key) if table == "assignments" else key
+    layer = get_layer(table)
+    if layer.id_column and not key.isdigit():
+        raise InvalidParameter("id", f"{layer.name} ids are numbers")
+    k = int(key) if layer.id_column else key
 
     def run():
-        with request.app.state.engine.connect() as conn:
+        with eng.connect() as conn:
             return edits.current(conn, table, k)
 
     return _respond(await run_in_threadpool(run))
@@ -74,7 +76,7 @@ class NewAssignment(BaseModel):
 
 
 @router.post("/assignments", summary="Start an assignment", status_code=201)
-async def create_assignment(request: Request, body: NewAssignment = Body(...),
+async def create_assignment(eng: Engine = Depends(engine), body: NewAssignment = Body(...),
                             who: Principal = Depends(require("planner"))):
     def create(conn):
         new_id = edits.add_assignment(conn, body.org_code, body.compound_code,
@@ -83,7 +85,7 @@ async def create_assignment(request: Request, body: NewAssignment = Body(...),
                                       source=f"edit:{who.username}")
         return edits.current(conn, "assignments", new_id)
 
-    return _respond(await _write(request, who, create), 201)
+    return _respond(await _write(eng, who, create), 201)
 
 
 class EndAssignment(BaseModel):
@@ -91,12 +93,12 @@ class EndAssignment(BaseModel):
 
 
 @router.post("/assignments/{assignment_id}/end", summary="End an assignment (history is kept)")
-async def end_assignment(assignment_id: int, request: Request,
+async def end_assignment(assignment_id: int, eng: Engine = Depends(engine),
                          body: EndAssignment = Body(default_factory=EndAssignment),
                          if_match: str | None = Header(None),
                          who: Principal = Depends(require("planner"))):
     version = _version(if_match)
-    row = await _write(request, who, edits.end_assignment_versioned, assignment_id,
+    row = await _write(eng, who, edits.end_assignment_versioned, assignment_id,
                        body.valid_to or dt.date.today(), version)
     return _respond(row)
 
@@ -121,23 +123,23 @@ class OrgChange(_LocatedChange):
     work_group_code: str | None = Field(None, max_length=64)
 
 
-async def _patch(request: Request, who: Principal, table: str, code: str,
+async def _patch(eng: Engine, who: Principal, table: str, code: str,
                  body: _LocatedChange, if_match: str | None) -> JSONResponse:
     version = _version(if_match)
-    row = await _write(request, who, edits.update_versioned, table, code,
+    row = await _write(eng, who, edits.update_versioned, table, code,
                        body.model_dump(exclude_none=True), version)
     return _respond(row)
 
 
 @router.patch("/sites/{code}", summary="Change or move a practice site")
-async def change_site(code: str, request: Request, body: SiteChange = Body(...),
+async def change_site(code: str, eng: Engine = Depends(engine), body: SiteChange = Body(...),
                       if_match: str | None = Header(None),
                       who: Principal = Depends(require("planner"))):
-    return await _patch(request, who, "practice_sites", code, body, if_match)
+    return await _patch(eng, who, "practice_sites", code, body, if_match)
 
 
 @router.patch("/orgs/{code}", summary="Change an organization's data")
-async def change_org(code: str, request: Request, body: OrgChange = Body(...),
+async def change_org(code: str, eng: Engine = Depends(engine), body: OrgChange = Body(...),
                      if_match: str | None = Header(None),
                      who: Principal = Depends(require("planner"))):
-    return await _patch(request, who, "party_orgs", code, body, if_match)
+    return await _patch(eng, who, "party_orgs", code, body, if_match)

@@ -2,53 +2,52 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from gridgov.analysis import coverage
+from gridgov.features import FeatureService
 from gridgov.maps import pages
 
+from ..deps import engine, features, settings
 from ..responses import HTML
+from ..routing import RetryReads
+from ..settings import ServiceSettings
 
-router = APIRouter(prefix="/maps", tags=["Maps"])
+router = APIRouter(prefix="/maps", tags=["Maps"], route_class=RetryReads)
 
 
-def _options(request: Request) -> pages.MapOptions:
-    s = request.app.state.settings
+def _options(s: ServiceSettings = Depends(settings)) -> pages.MapOptions:
     return pages.MapOptions(basemap=s.basemap, tianditu_key=s.tianditu_key,
                             refresh_seconds=s.refresh_seconds)
 
 
-async def _page(request: Request, build, *args, **kwargs) -> HTMLResponse:
-    m = await run_in_threadpool(build, request.app.state.engine, *args,
-                                opts=_options(request), **kwargs)
+async def _page(build, eng: Engine, opts: pages.MapOptions, *args, **kwargs) -> HTMLResponse:
+    m = await run_in_threadpool(build, eng, *args, opts=opts, **kwargs)
     return HTMLResponse(m.get_root().render(), headers={"Cache-Control": "no-cache"})
 
 
-def _kpis(request: Request) -> dict:
-    """Today's KPIs from the per-version coverage cache the API already keeps."""
-    from gridgov.analysis.coverage import kpis
-
-    svc = request.app.state.features
-    return kpis(svc.frame(svc.collection("coverage")))
-
-
 @router.get("/overview", summary="Command-center overview map", responses=HTML)
-async def overview(request: Request):
-    return await _page(request, pages.overview_map,
-                       kpis=await run_in_threadpool(_kpis, request))
+async def overview(eng: Engine = Depends(engine), opts: pages.MapOptions = Depends(_options),
+                   svc: FeatureService = Depends(features)):
+    # today's KPIs from the per-version coverage cache the API already keeps
+    kpis = await run_in_threadpool(lambda: coverage.kpis(svc.frame(svc.collection("coverage"))))
+    return await _page(pages.overview_map, eng, opts, kpis=kpis)
 
 
 @router.get("/gaps", summary="Gaps map for planners", responses=HTML)
-async def gaps(request: Request):
-    return await _page(request, pages.gaps_map)
+async def gaps(eng: Engine = Depends(engine), opts: pages.MapOptions = Depends(_options)):
+    return await _page(pages.gaps_map, eng, opts)
 
 
 @router.get("/access", summary="Practice-site access map", responses=HTML)
-async def access(request: Request):
-    return await _page(request, pages.access_map)
+async def access(eng: Engine = Depends(engine), opts: pages.MapOptions = Depends(_options)):
+    return await _page(pages.access_map, eng, opts)
 
 
 @router.get("/org/{org_code}", summary="One organization's territory", responses=HTML)
-async def org(org_code: str, request: Request):
-    return await _page(request, pages.org_map, org_code)
+async def org(org_code: str, eng: Engine = Depends(engine),
+              opts: pages.MapOptions = Depends(_options)):
+    return await _page(pages.org_map, eng, opts, org_code)

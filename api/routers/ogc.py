@@ -9,13 +9,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .. import html
-from ..deps import ItemsQuery, features, wants_html
-from gridgov.errors import BadRequest, Problem
+from ..deps import ItemsQuery, features, settings, wants_html
+from gridgov.errors import InvalidParameter
 from gridgov.features import FeatureService
 
 from ..responses import GEOJSON_OR_HTML, JSON_OR_HTML, media
+from ..settings import ServiceSettings
+from ..routing import RetryReads
 
-router = APIRouter(tags=["OGC API - Features"])
+router = APIRouter(tags=["OGC API - Features"], route_class=RetryReads)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -46,7 +48,7 @@ def respond(request: Request, f: str | None, body: dict, title: str, html_body: 
 
 
 @router.get("/", summary="Landing page", responses=JSON_OR_HTML)
-def landing(request: Request, f: str | None = None):
+def landing(request: Request, f: str | None = None, s: ServiceSettings = Depends(settings)):
     b = base(request)
     links = [
         {"rel": "self", "type": "application/json", "title": "本页 · this document", "href": f"{b}/"},
@@ -64,7 +66,7 @@ def landing(request: Request, f: str | None = None):
         {"rel": "alternate", "type": "text/html", "title": "阵地可达性图 · practice-site access",
          "href": f"{b}/maps/access"},
     ]
-    body = {"title": request.app.state.settings.title,
+    body = {"title": s.title,
             "description": "中阳县机关党组织包联城区小区与新时代文明实践阵地 · grid-responsibility "
                            "layers and analyses", "links": links}
     return respond(request, f, body, body["title"], html.links(links))
@@ -83,7 +85,7 @@ def _collection_doc(svc: FeatureService, cid: str, b: str) -> dict:
         "id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
         "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
         "storageCrs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-        "extent": {"spatial": {"bbox": [[110.8, 37.0, 111.5, 37.5]],
+        "extent": {"spatial": {"bbox": [svc.extent(c) or [-180, -90, 180, 90]],
                                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
         "links": [
             {"rel": "self", "type": "application/json", "href": f"{b}/collections/{c.id}"},
@@ -153,7 +155,7 @@ def _page_links(request: Request, cid: str, q: ItemsQuery, returned: int, matche
 async def items(collection_id: str, q: ItemsQuery = Depends(),
                 svc: FeatureService = Depends(features)):
     if q.filter_crs not in (None, "", "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
-        raise BadRequest([Problem("request", None, "filter-crs", "only CRS84 is supported")])
+        raise InvalidParameter("filter-crs", "only CRS84 is supported")
     page = await run_in_threadpool(
         svc.items, collection_id, bbox=q.bbox, limit=q.limit, offset=q.offset,
         properties=q.properties, sortby=q.sortby, filter=q.filter, filter_lang=q.filter_lang)

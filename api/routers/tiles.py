@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..deps import tiles
-from gridgov.tiles import LAYERS, TileService
+from gridgov.tiles import TILE_LAYERS, TileService
 
 from ..responses import MVT
+from ..routing import RetryReads
 
-router = APIRouter(tags=["Vector tiles"])
+router = APIRouter(tags=["Vector tiles"], route_class=RetryReads)
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 
 
@@ -22,13 +23,12 @@ def tile_layers(request: Request):
     b = str(request.base_url).rstrip("/")
     return {"layers": [{"id": name, "title": layer.title,
                         "tilejson": f"{b}/tiles/{name}/tilejson.json"}
-                       for name, layer in LAYERS.items()]}
+                       for name, layer in TILE_LAYERS.items()]}
 
 
 @router.get("/tiles/{layer}/tilejson.json", summary="TileJSON of a layer")
 def tilejson(layer: str, request: Request, svc: TileService = Depends(tiles)):
-    return JSONResponse(svc.tilejson(layer, str(request.base_url).rstrip("/"),
-                                     [110.82, 37.05, 111.49, 37.49]))
+    return JSONResponse(svc.tilejson(layer, str(request.base_url).rstrip("/")))
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="One vector tile (Web Mercator)",

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from gridgov.analysis._sql import connection, scope
+from gridgov.analysis.sqlfiles import connection, scope
 from gridgov.analysis.coverage import read_geo
 from gridgov.analysis.network import RoadNetwork
 from gridgov.settings import AnalysisSettings

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine
 
-from gridgov.analysis._sql import connection, scope, sql
+from gridgov.analysis.sqlfiles import connection, scope, sql
 from gridgov.settings import AnalysisSettings
 
 STATUS_ZH = {"uncovered": "未包联", "under_covered": "力量不足", "covered": "已覆盖"}

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from gridgov.analysis._sql import connection
+from gridgov.analysis.sqlfiles import connection
 from gridgov.analysis.access import access
 from gridgov.analysis.coverage import coverage
 from gridgov.settings import AnalysisSettings

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
-from gridgov.analysis._sql import scope
+from gridgov.analysis.sqlfiles import scope
 from gridgov.analysis.coverage import read_geo
 
 

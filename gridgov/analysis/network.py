@@ -28,7 +28,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, Engine, text
 
-from gridgov.analysis._sql import connection
+from gridgov.analysis.sqlfiles import connection
 
 
 @dataclass

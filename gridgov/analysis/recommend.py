@@ -32,7 +32,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, Engine, text
 
-from gridgov.analysis._sql import connection
+from gridgov.analysis.sqlfiles import connection
 from gridgov.analysis.coverage import coverage
 from gridgov.settings import AnalysisSettings
 

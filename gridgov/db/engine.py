@@ -7,13 +7,13 @@ from functools import lru_cache
 from sqlalchemy import Engine, create_engine, text
 
 from gridgov.errors import StoreUnavailable
-from gridgov.settings import DatabaseSettings
+from gridgov.settings import DatabaseSettings, normalize_database_url
 
 
 def make_engine(url: str | None = None, settings: DatabaseSettings | None = None) -> Engine:
     """A new engine for ``url`` (default: ``GRIDGOV_DATABASE_URL``)."""
     settings = settings or DatabaseSettings()
-    url = url or settings.database_url
+    url = normalize_database_url(url, "url") if url else settings.database_url
     # JIT off: the analysis queries are short, and their cost estimates (set-returning functions,
     # geography distances) look big enough to trigger ~0.5 s of LLVM compilation for ~0.3 s of work.
     options = ["-c jit=off"]
@@ -53,3 +53,9 @@ def connect_engine(url: str | None = None) -> Engine:
             "Start it with scripts/up, or set GRIDGOV_DATABASE_URL."
         ) from exc
     return engine
+
+
+def health(engine: Engine) -> str:
+    """The PostGIS version, if the store answers; raises the driver's error if not."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT postgis_lib_version()")).scalar()

@@ -35,12 +35,12 @@ FORMATS = {"gpkg": ".gpkg", "xlsx": ".xlsx", "shp": ".shp", "geojson": ".geojson
 def read_layer_frame(engine: Engine, layer: str) -> pd.DataFrame | gpd.GeoDataFrame:
     """A layer as stored, ordered by key: a GeoDataFrame (EPSG:4326) for spatial layers."""
     spec = get_layer(layer)
-    cols = [c for c in spec.column_names]
-    select = ", ".join(f"t.{c}" for c in cols)
-    extra = ""
-    if spec.name == "key_tasks":
-        extra = (", (SELECT string_agg(u.org_code, ';' ORDER BY u.position) FROM key_task_units u"
-                 " WHERE u.task_code = t.code) AS responsible_orgs")
+    select = ", ".join(f"t.{c}" for c in spec.column_names)
+    # list fields as 'a;b;c', in their order (the lead unit first), as the importer reads them
+    extra = "".join(
+        f", (SELECT string_agg(u.{f.link.member_column}, ';' ORDER BY u.position) "
+        f"FROM {f.link.table} u WHERE u.{f.link.owner_column} = t.{spec.key[0]}) AS {f.name}"
+        for f in spec.links)
     geom = ", ST_AsBinary(t.geom) AS geom" if spec.geometry else ""
     order = ", ".join(f"t.{k}" for k in spec.key)
     sql = text(f"SELECT {select}{extra}{geom} FROM {spec.table} t ORDER BY {order}")

@@ -132,7 +132,8 @@ def _import_raw(conn: Connection, ctx: Context, layer: str, raw: RawLayer, crs, 
         raise InputError(prepared.problems, write_report(raw, prepared.problems, report_path))
     try:
         inserted, updated = _write(conn, prepared)
-        problems = _after_write_checks(conn, prepared, settings)
+        problems = spec.written_problems(conn, prepared.records, prepared.rows, prepared.file,
+                                         settings)
     except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
         # what validation could not see (e.g. a race with another writer): report, roll back
         problems = [_database_problem(prepared.file, exc)]
@@ -153,7 +154,7 @@ def _database_problem(file: str, exc: sa_exc.DBAPIError) -> Problem:
 
 def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
     spec = prepared.layer
-    table = tables.metadata.tables[spec.table]
+    table = tables.table(spec.table)
     columns = [c for c in prepared.columns if c in table.c]
     values = {c: bindparam(c) for c in columns if c != "geom"}
     if "geom" in columns:
@@ -169,11 +170,8 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
     changed = [c for c in columns if c not in spec.key]
     differs = tuple_(*[table.c[c] for c in changed]).is_distinct_from(
         tuple_(*[stmt.excluded[c] for c in changed])) if changed else None
-    if spec.key == ("code",):
-        stmt = stmt.on_conflict_do_update(index_elements=["code"], set_=update, where=differs)
-    else:
-        stmt = stmt.on_conflict_do_update(constraint="uq_assignments_natural", set_=update,
-                                          where=differs)
+    # the key is the primary key, or the natural key's unique constraint beside an id
+    stmt = stmt.on_conflict_do_update(index_elements=list(spec.key), set_=update, where=differs)
     stmt = stmt.returning(literal_column("(xmax = 0)").label("inserted"))
 
     params = []
@@ -195,70 +193,21 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
             inserted += sum(bool(f) for f in flags)
             returned += len(flags)
             progress.update(len(chunk))
-    if spec.name == "key_tasks" and "responsible_orgs" in prepared.columns:
-        _write_task_units(conn, prepared.records)
+    for f in spec.links:
+        if f.name in prepared.columns:
+            _write_links(conn, f, prepared.records, spec.key[0])
     return inserted, returned - inserted
 
 
-def _write_task_units(conn: Connection, records: list[dict]) -> None:
-    units = tables.key_task_units
-    codes = [r["code"] for r in records]
-    conn.execute(units.delete().where(units.c.task_code.in_(codes)))
-    rows = [{"task_code": r["code"], "org_code": org, "position": i}
-            for r in records for i, org in enumerate(dict.fromkeys(r.get("responsible_orgs") or []))]
+def _write_links(conn: Connection, f, records: list[dict], key: str) -> None:
+    """A list field (key-task units, ...) replaces the link rows of every record it names."""
+    link = tables.table(f.link.table)
+    owners = [r[key] for r in records]
+    conn.execute(link.delete().where(link.c[f.link.owner_column].in_(owners)))
+    rows = [{f.link.owner_column: r[key], f.link.member_column: member, "position": i}
+            for r in records for i, member in enumerate(dict.fromkeys(r.get(f.name) or []))]
     if rows:
-        conn.execute(units.insert(), rows)
-
-
-_TILING_SQL = text("""
-WITH cells AS (
-    SELECT code, community_code, geom FROM grid_cells WHERE community_code = ANY(:communities)
-), overlapping AS (
-    SELECT a.code AS a, b.code AS b,
-           ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS m2
-    FROM cells a JOIN cells b
-      ON a.community_code = b.community_code AND a.code < b.code AND a.geom && b.geom
-     AND ST_Intersects(a.geom, b.geom)
-), coverage AS (
-    SELECT d.code AS community, d.geom AS outline, ST_Union(c.geom) AS cells
-    FROM divisions d JOIN cells c ON c.community_code = d.code
-    WHERE d.geom IS NOT NULL
-    GROUP BY d.code, d.geom
-)
-SELECT 'overlap' AS kind, a, b, m2 FROM overlapping WHERE m2 > :tolerance
-UNION ALL
-SELECT 'gap', community, NULL, ST_Area(ST_Difference(outline, cells)::geography)
-FROM coverage WHERE ST_Area(ST_Difference(outline, cells)::geography) > :tolerance
-UNION ALL
-SELECT 'outside', community, NULL, ST_Area(ST_Difference(cells, outline)::geography)
-FROM coverage WHERE ST_Area(ST_Difference(cells, outline)::geography) > :tolerance
-""")
-
-
-def _after_write_checks(conn: Connection, prepared: Prepared,
-                        settings: ImportSettings) -> list[Problem]:
-    """Rules about the layer as a whole, checked inside the transaction after writing."""
-    if prepared.layer.name != "grid_cells":
-        return []
-    communities = sorted({r["community_code"] for r in prepared.records})
-    row_of = {r["code"]: row for r, row in zip(prepared.records, prepared.rows)}
-    problems = []
-    for kind, a, b, m2 in conn.execute(_TILING_SQL, {"communities": communities,
-                                                      "tolerance": settings.tiling_tolerance_m2}):
-        if kind == "overlap":
-            row = row_of.get(b) or row_of.get(a)
-            problems.append(Problem(prepared.file, row, "geometry",
-                                    f"grid cells {a} and {b} overlap by {m2:,.1f} m²; cells must "
-                                    "tile their community without overlaps"))
-        elif kind == "gap":
-            problems.append(Problem(prepared.file, None, "geometry",
-                                    f"the grid cells of community {a} leave {m2:,.1f} m² of it "
-                                    "uncovered; cells must tile their community without gaps"))
-        else:
-            problems.append(Problem(prepared.file, None, "geometry",
-                                    f"the grid cells of community {a} reach {m2:,.1f} m² "
-                                    "outside it"))
-    return problems
+        conn.execute(link.insert(), rows)
 
 
 def write_report(raw: RawLayer, problems: list[Problem], report_path=None) -> str | None:

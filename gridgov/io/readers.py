@@ -222,7 +222,9 @@ def _as_text_frame(file: str, df: pd.DataFrame) -> pd.DataFrame:
             values.append(v)
         # object dtype keeps None as None (pandas' string dtype would turn it into NaN)
         columns[col] = pd.Series(values, dtype=object)
-    return pd.DataFrame(columns, columns=list(df.columns)).reset_index(drop=True)
+    # explicit index: without columns (features with only a geometry) pandas would build a frame
+    # of no rows, and the file would be refused as empty instead of for its missing fields
+    return pd.DataFrame(columns, columns=list(df.columns), index=pd.RangeIndex(len(df)))
 
 
 def _geometry_from_columns(file: str, frame: pd.DataFrame) -> tuple[np.ndarray | None, list[str]]:

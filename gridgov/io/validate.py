@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyproj
@@ -24,6 +24,7 @@ from gridgov.io.readers import RawLayer
 from gridgov.layers import LAYERS, Field, Layer
 from gridgov.settings import ImportSettings
 
+CHINA = ZoneInfo("Asia/Shanghai")
 _TRUE = {"true", "t", "yes", "y", "1", "是", "√", "✓"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "×", ""}
 _CODE_SPLIT = re.compile(r"[;；,，、\s]+")
@@ -68,7 +69,7 @@ def _parse(value, f: Field):
     """(parsed value, error message or None)."""
     if value is None:
         return None, None
-    if f.type == "int":
+    if f.type in ("int", "smallint", "bigint"):
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -89,6 +90,23 @@ def _parse(value, f: Field):
         if key in _FALSE:
             return False, None
         return None, f"{value!r} is not yes/no (use true/false, 1/0 or 是/否)"
+    if f.type == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None, f"{value!r} is not a number"
+        return (number, None) if np.isfinite(number) else (None, f"{value!r} is not a number")
+    if f.type == "datetime":
+        if isinstance(value, dt.datetime):
+            stamp = value
+        else:
+            try:
+                stamp = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                return None, f"{value!r} is not a date and time (use YYYY-MM-DD HH:MM)"
+        if stamp.tzinfo is None:  # people write local time: Beijing time
+            stamp = stamp.replace(tzinfo=CHINA)
+        return stamp, None
     if f.type == "date":
         if isinstance(value, dt.datetime):
             return value.date(), None
@@ -162,15 +180,15 @@ class Context:
     def keys(self, layer_name: str) -> dict[str, str]:
         """code -> county_code of the rows a layer holds now (inside this transaction)."""
         if layer_name not in self._keys:
-            col = "code" if layer_name == "counties" else "county_code"
-            rows = self.conn.execute(text(f"SELECT code, {col} FROM {LAYERS[layer_name].table}"))
+            layer = LAYERS[layer_name]
+            rows = self.conn.execute(text(f"SELECT {layer.key[0]}, {layer.county_column} "
+                                          f"FROM {layer.table}"))
             self._keys[layer_name] = dict(rows.all())
         return self._keys[layer_name]
 
     def forget(self, layer_name: str) -> None:
         self._keys.pop(layer_name, None)
-        if layer_name == "counties":
-            self._counties.clear()
+        self._counties.clear()  # a county's outline may be what changed
 
     def county(self, code: str):
         """(name, metric transformer, outline in metres) for a stored county, or None."""
@@ -211,50 +229,13 @@ def _derive_county(layer: Layer, rec: dict, ctx: Context) -> str | None:
     return None
 
 
-def _row_rules(layer: Layer, rec: dict) -> list[tuple[str, str]]:
-    """Cross-field rules that a single row must satisfy: (field, message)."""
-    out = []
-    code = rec.get("code") or ""
-    if layer.name == "divisions" and rec.get("township_code") and not code.startswith(
-            rec["township_code"]):
-        out.append(("code", f"division code {code} does not start with its township code "
-                            f"{rec['township_code']}"))
-    if layer.name == "townships" and rec.get("county_code") and not code.startswith(
-            rec["county_code"]):
-        out.append(("code", f"township code {code} does not start with county code "
-                            f"{rec['county_code']}"))
-    if layer.name == "grid_cells" and rec.get("community_code") and code:
-        if not code.startswith(rec["community_code"]):
-            out.append(("code", f"grid code {code} must be the community code "
-                                f"{rec['community_code']} followed by a 2-digit sequence"))
-        elif rec.get("seq") is not None and int(code[-2:]) != rec["seq"]:
-            out.append(("seq", f"seq {rec['seq']} differs from the code's last two digits "
-                               f"{code[-2:]}"))
-        elif int(code[-2:]) == 0:
-            out.append(("code", "grid sequence 00 is not allowed (1-99)"))
-    if layer.name == "assignments" and rec.get("valid_to") and rec.get("valid_from") and (
-            rec["valid_to"] <= rec["valid_from"]):
-        out.append(("valid_to", f"ends ({rec['valid_to']}) on or before it starts "
-                                f"({rec['valid_from']})"))
-    if layer.name == "practice_sites":
-        if rec.get("tier") == "station" and not rec.get("division_code"):
-            out.append(("division_code", "a station needs the village/community it serves"))
-        if rec.get("tier") == "institute" and not rec.get("township_code"):
-            out.append(("township_code", "an institute needs its township"))
-    if layer.name == "compounds" and rec.get("population") is not None and rec.get(
-            "households") and rec["population"] < rec["households"]:
-        out.append(("population", f"population {rec['population']} is below households "
-                                  f"{rec['households']}"))
-    return out
-
-
 def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
             settings: ImportSettings | None = None) -> Prepared:
     settings = settings or ImportSettings()
     file = raw.file
     mapping, problems = map_columns(file, layer, raw.frame.columns)
     provided = set(mapping.values())
-    derivable = {"county_code"} | ({"seq"} if layer.name == "grid_cells" else set())
+    derivable = {"county_code", *layer.derived}
     for f in layer.fields:
         if f.required and f.name not in provided and f.name not in derivable:
             problems.append(Problem(file, None, f.name, "required column is missing"))
@@ -288,20 +269,19 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
             if f.required and rec.get(f.name) in (None, "") and f.name not in derivable and not any(
                     p.field == f.name for p in row_problems):
                 row_problems.append(Problem(file, row_no, f.name, "value is missing"))
-        if layer.name == "grid_cells" and rec.get("seq") is None and rec.get("code"):
-            rec["seq"] = int(rec["code"][-2:])
-        if "county_code" in fields and layer.name != "counties" and not rec.get("county_code"):
+        layer.derive(rec)
+        if "county_code" in fields and not rec.get("county_code"):
             rec["county_code"] = _derive_county(layer, rec, ctx)
             if not rec["county_code"] and not row_problems:
                 row_problems.append(Problem(file, row_no, "county_code",
                                             "value is missing and cannot be derived"))
-        for name, message in _row_rules(layer, rec):
+        for name, message in layer.row_problems(rec):
             row_problems.append(Problem(file, row_no, name, message))
         if layer.geometry:
             geom, err = _geometry_problem(geoms[i] if geoms is not None else None, layer)
             if err:
                 row_problems.append(Problem(file, row_no, "geometry", err))
-            elif geom is not None and layer.name != "counties":
+            elif geom is not None and "county_code" in fields:
                 err = _outside_county(geom, rec.get("county_code"), ctx, settings)
                 if err:
                     row_problems.append(Problem(file, row_no, "geometry", err))
@@ -319,10 +299,9 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
         rows.append(row_no)
 
     problems.extend(_reference_problems(layer, records, rows, file, ctx))
-    if layer.name == "assignments":
-        problems.extend(_overlap_problems(records, rows, file, ctx))
+    problems.extend(layer.rows_problems(ctx.conn, records, rows, file))
     columns = sorted(provided | ({"county_code"} if "county_code" in fields else set())
-                     | ({"seq"} if layer.name == "grid_cells" else set()))
+                     | set(layer.derived))
     if layer.geometry and raw.geoms is not None:  # no geometry in the file: keep the stored one
         columns.append("geom")
     problems.sort(key=lambda p: (p.row or 0))
@@ -365,38 +344,4 @@ def _reference_problems(layer, records, rows, file, ctx: Context) -> list[Proble
                 if value and value not in known:
                     problems.append(Problem(file, row_no, f.name,
                                             f"unknown {f.references} code {value!r}"))
-    return problems
-
-
-def _overlap_problems(records, rows, file, ctx: Context) -> list[Problem]:
-    """Assignment periods of the same org, compound and kind must not overlap."""
-    problems = []
-    by_pair: dict[tuple, list] = defaultdict(list)
-    for rec, row_no in zip(records, rows):
-        if rec.get("org_code") and rec.get("compound_code") and rec.get("valid_from"):
-            by_pair[(rec["org_code"], rec["compound_code"], rec.get("kind") or "unit")].append(
-                (rec["valid_from"], rec.get("valid_to"), row_no))
-    if not by_pair:
-        return problems
-    existing = ctx.conn.execute(text(
-        "SELECT org_code, compound_code, kind, valid_from, valid_to FROM assignments "
-        "WHERE org_code = ANY(:orgs)"), {"orgs": sorted({k[0] for k in by_pair})}).all()
-    for org, compound, kind, start, end in existing:
-        key = (org, compound, kind)
-        if key in by_pair:
-            # the same natural key is an update of that row, not a second period
-            by_pair[key] = by_pair[key] + [(start, end, None)]
-    far = dt.date.max
-    for key, periods in by_pair.items():
-        periods.sort(key=lambda p: (p[0], p[2] is not None))
-        for (s1, e1, r1), (s2, _, r2) in zip(periods, periods[1:]):
-            if s1 == s2 and (r1 is None or r2 is None):
-                continue
-            if s2 < (e1 or far):
-                row = r2 if r2 is not None else r1
-                other = f"row {r1}" if r1 is not None and r2 is not None else "a stored assignment"
-                problems.append(Problem(
-                    file, row, "valid_from",
-                    f"org {key[0]} already holds compound {key[1]} ({key[2]}) from {s1} to "
-                    f"{e1 or 'open end'} ({other}); end that assignment first"))
     return problems

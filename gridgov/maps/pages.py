@@ -6,6 +6,9 @@ from a CDN) and starts with no basemap, so it works on an intranet. Large layers
 offices, sites) come as vector tiles from the service; small per-page results (the gap list, one
 organization's compounds, access points) are inlined. Popups and legends are in Chinese.
 
+The pages' HTML, CSS and JavaScript are Jinja2 templates in ``templates/`` (see
+:mod:`gridgov.maps.templating`); this module chooses what goes on each page and with which data.
+
 Example:
     >>> m = overview_map(engine)                 # a folium.Map
     >>> html = m.get_root().render()
@@ -13,14 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import html as _html
 import json
 from pathlib import Path
 from dataclasses import dataclass, replace
 
 import folium
 import geopandas as gpd
-import pandas as pd
 import shapely
 from folium.plugins import VectorGridProtobuf
 from sqlalchemy import Engine, text
@@ -31,6 +32,7 @@ from gridgov.analysis import gaps as gaps_mod
 from gridgov.errors import NotFound
 from gridgov.io.crs import from_wgs84
 from gridgov.maps import style
+from gridgov.maps.templating import macro, render
 
 SEAT = (37.34, 111.205)
 # Leaflet and its plugins, vendored (see static/vendor/README.md); the service serves this folder
@@ -50,23 +52,32 @@ class MapOptions:
     engine: Engine | None = None  # standalone pages read their layers through it
 
 
+class _Rendered(folium.Element):
+    """Text rendered by our templates, put on the page as it is. (A plain ``folium.Element``
+    would parse it as a Jinja2 template once more: a name holding "{{" would break the page.)"""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
 def _map(opts: MapOptions, zoom: int = 14, location=SEAT) -> folium.Map:
     m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, control_scale=True)
     a = opts.base_url + opts.asset_base
     if opts.standalone:
         vendor = STATIC / "vendor" / "leaflet"
         m.default_js, m.default_css = [], []
-        m.get_root().header.add_child(folium.Element(
-            f"<style>{(vendor / 'leaflet.css').read_text(encoding='utf-8')}</style>"
-            f"<script>{(vendor / 'leaflet.js').read_text(encoding='utf-8')}</script>"), index=0)
+        m.get_root().header.add_child(_Rendered(render(
+            "standalone_assets.html.j2", css=(vendor / "leaflet.css").read_text(encoding="utf-8"),
+            js=(vendor / "leaflet.js").read_text(encoding="utf-8"))), index=0)
     else:
         # Only Leaflet itself: no jQuery, Bootstrap or icon fonts from CDNs.
         m.default_js = [("leaflet", f"{a}/leaflet/leaflet.js")]
         m.default_css = [("leaflet_css", f"{a}/leaflet/leaflet.css")]
-    # folium's popups only ask jQuery for `$(html)[0]`: a three-line stand-in instead of 90 KB
-    m.get_root().header.add_child(folium.Element(
-        "<script>window.$ = window.$ || function(h) { var t = document.createElement('template');"
-        " t.innerHTML = String(h).trim(); return [t.content.firstChild]; };</script>"))
+    m.get_root().header.add_child(_Rendered(render("jquery_shim.html.j2")))
     _basemap(m, opts)
     return m
 
@@ -112,28 +123,13 @@ def _inline_layer(m: folium.Map, opts: MapOptions, layer: str, style_js: str,
                   popup_js: str | None) -> None:
     """Standalone pages: the tile layer's features inlined, drawn with the same style and popup
     functions as the vector tiles."""
-    from gridgov.analysis._sql import scope, sql
-    from gridgov.analysis.coverage import thresholds
-    from gridgov.tiles import LAYERS
+    from gridgov.tiles import tile_layer
 
-    spec = LAYERS[layer]
-    source = f"({sql('coverage').text})" if layer == "compounds" else f"({spec.source})"
-    with opts.engine.connect() as conn:
-        result = conn.execute(text(f"SELECT {spec.columns}, ST_AsBinary(geom) AS wkb FROM "
-                                   f"{source} s"), {**scope(None, None), **thresholds(None)})
-        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
-    geoms = [shapely.from_wkb(bytes(b)) for b in frame.pop("wkb")]
-    data = _on_basemap(opts, gpd.GeoDataFrame(frame, geometry=geoms, crs=4326)).to_json(
-        na="null", ensure_ascii=False)
-    popup = f"onEachFeature: function(f, l) {{ l.bindPopup(({popup_js})(f.properties)); }}," \
-        if popup_js else ""
-    _script(m, f"""
-var style_{layer} = {style_js};
-L.geoJSON({data}, {{
-  style: function(f) {{ return style_{layer}(f.properties, {m.get_name()}.getZoom()); }},
-  pointToLayer: function(f, ll) {{ return L.circleMarker(ll, style_{layer}(f.properties)); }},
-  {popup}
-}}).addTo({m.get_name()});""")
+    frame = tile_layer(layer).frame(opts.engine)
+    # through JSON text: GeoDataFrame.to_json knows numpy's numbers, the template's |tojson not
+    data = json.loads(_on_basemap(opts, frame).to_json(na="null"))
+    _script(m, "inline_layer.js.j2", map=m.get_name(), data=data, style_js=style_js,
+            popup_js=popup_js)
 
 
 def _vector(m: folium.Map, opts: MapOptions, layer: str, name: str, style_js: str,
@@ -141,42 +137,25 @@ def _vector(m: folium.Map, opts: MapOptions, layer: str, name: str, style_js: st
     if opts.standalone:
         _inline_layer(m, opts, layer, style_js, popup_js)
         return None
-    options = (f'{{"interactive": true, "maxNativeZoom": 18, "getFeatureId": function(f) '
-               f'{{ return f.properties.code; }}, "vectorTileLayerStyles": {{"{layer}": '
-               f'{style_js}}}}}')
+    options = render("vector_options.js.j2", layer=layer, style_js=style_js)
     vg = VectorGridProtobuf(_tile_url(opts, layer), name, options, show=show)
     vg.default_js = [("vectorGrid", f"{opts.base_url}{opts.asset_base}/leaflet.vectorgrid/"
                                     "Leaflet.VectorGrid.bundled.min.js")]
     vg.add_to(m)
     if popup_js:
-        _script(m, f"""
-{vg.get_name()}.on('click', function(e) {{
-  var p = e.layer.properties || {{}};
-  L.popup({{maxWidth: 420}}).setLatLng(e.latlng).setContent(({popup_js})(p)).openOn({m.get_name()});
-}});
-window.gridgovLayers = (window.gridgovLayers || []).concat([{vg.get_name()}]);""")
+        _script(m, "vector_popup.js.j2", map=m.get_name(), layer=vg.get_name(),
+                popup_js=popup_js)
     return vg
 
 
-def _script(m: folium.Map, js: str) -> None:
-    # folium defines the map and its layers in a script rendered after ours: run on load
-    m.get_root().script.add_child(folium.Element(
-        f"window.addEventListener('load', function() {{{js}\n}});"))
+def _script(m: folium.Map, template: str, **context) -> None:
+    """Add a page script (a template extending on_load.js.j2)."""
+    m.get_root().script.add_child(_Rendered(render(template, **context)))
 
 
-def _panel(m: folium.Map, html: str, position: str = "topright", css: str = "") -> None:
-    m.get_root().html.add_child(folium.Element(
-        f"<div class='gridgov-panel' style='position:absolute;{position};z-index:1000;"
-        f"background:rgba(255,255,255,.93);padding:8px 12px;border-radius:6px;"
-        f"box-shadow:0 1px 4px rgba(0,0,0,.3);font-family:\"Noto Sans CJK SC\",\"Microsoft YaHei\","
-        f"sans-serif;font-size:14px;{css}'>{html}</div>"))
-
-
-def _legend(items: dict[str, str], title: str) -> str:
-    rows = "".join(f"<div><span style='display:inline-block;width:14px;height:14px;"
-                   f"background:{color};margin-right:6px;vertical-align:middle'></span>{label}</div>"
-                   for label, color in items.items())
-    return f"<b>{title}</b>{rows}"
+def _panel(m: folium.Map, template: str, **context) -> None:
+    """Add a floating panel (a template calling panel.html.j2's macro)."""
+    m.get_root().html.add_child(_Rendered(render(template, **context)))
 
 
 def _outlines(m: folium.Map, engine: Engine, opts: MapOptions) -> None:
@@ -196,42 +175,14 @@ def _outlines(m: folium.Map, engine: Engine, opts: MapOptions) -> None:
         tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(m)
 
 
-_STATUS_STYLE = ("function(p, z) { var c = {covered: '%s', under_covered: '%s', uncovered: '%s'}; "
-                 "return {fill: true, fillColor: c[p.status] || '#9e9e9e', fillOpacity: 0.65, "
-                 "color: '#263238', weight: 1}; }") % (
-    style.STATUS_COLORS["covered"], style.STATUS_COLORS["under_covered"],
-    style.STATUS_COLORS["uncovered"])
-
-_COMPOUND_POPUP = """function(p) {
-  var zh = {covered: '已覆盖', under_covered: '力量不足', uncovered: '未包联'};
-  var why = [];
-  if (p.status === 'uncovered') why.push('没有机关党组织包联');
-  if (p.status === 'under_covered') why.push('每名党员 ' + p.households_per_member + ' 户，力量不足');
-  if (p.far_assignment === true || p.far_assignment === 'true') why.push('包联单位驻地过远（' + p.max_office_m + ' 米）');
-  return '<div class="gridgov-popup"><b>' + p.name + '</b><br>' + (p.community_name || '') +
-    '<br>户数：' + p.households + '　下沉党员：' + p.members +
-    '<br>状态：<b>' + (zh[p.status] || p.status) + '</b>' +
-    (why.length ? '<br>原因：' + why.join('；') : '') +
-    '<br>包联单位：' + (p.orgs_zh || '无') + '</div>';
-}"""
-
-_SITE_STYLE = ("function(p, z) { var c = {center: '%s', institute: '%s', station: '%s'}; "
-               "return {radius: p.tier === 'center' ? 9 : (p.tier === 'institute' ? 7 : 5), "
-               "fill: true, fillColor: c[p.tier], fillOpacity: 0.9, color: "
-               "(p.demonstration === true || p.demonstration === 'true') ? '#ffd600' : '#ffffff', "
-               "weight: 2}; }") % (style.TIER_COLORS["center"], style.TIER_COLORS["institute"],
-                                   style.TIER_COLORS["station"])
-_SITE_POPUP = """function(p) {
-  var zh = {center: '文明实践中心', institute: '文明实践所', station: '文明实践站'};
-  return '<b>' + p.name + '</b><br>' + (zh[p.tier] || p.tier) +
-    ((p.demonstration === true || p.demonstration === 'true') ? '（示范点）' : '') +
-    (p.theme ? '<br>特色：' + p.theme : '');
-}"""
-_OFFICE_STYLE = ("function(p, z) { return {radius: 4, fill: true, fillColor: '%s', "
-                 "fillOpacity: 0.9, color: '#ffffff', weight: 1}; }" % style.OFFICE_COLOR)
-_OFFICE_POPUP = """function(p) {
-  return '<b>' + p.name + '</b><br>' + (p.parent_body || '') + '<br>在职党员：' + p.member_count;
-}"""
+# The tile layers' JavaScript style and popup functions (macros of styles.js.j2 and popups.js.j2),
+# with the colours and labels every map shares.
+_STATUS_STYLE = macro("styles.js.j2", "status", colors=style.STATUS_COLORS)
+_COMPOUND_POPUP = macro("popups.js.j2", "compound", status_zh=style.STATUS_ZH)
+_SITE_STYLE = macro("styles.js.j2", "site", colors=style.TIER_COLORS)
+_SITE_POPUP = macro("popups.js.j2", "site", tier_zh=style.TIER_ZH)
+_OFFICE_STYLE = macro("styles.js.j2", "office", color=style.OFFICE_COLOR)
+_OFFICE_POPUP = macro("popups.js.j2", "office")
 
 
 def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
@@ -245,59 +196,17 @@ def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
     _vector(m, opts, "practice_sites", "新时代文明实践阵地 · practice sites", _SITE_STYLE,
             _SITE_POPUP)
     k = kpis if kpis is not None else coverage_mod.kpis(coverage_mod.coverage(engine))
-    _panel(m, _kpi_html(k), "top:10px;left:60px")
+    _panel(m, "kpi_panel.html.j2", k=k)
     legend = {**{style.STATUS_ZH[s]: c for s, c in style.STATUS_COLORS.items()},
               **{style.TIER_ZH[t]: c for t, c in style.TIER_COLORS.items()},
               "机关党组织驻地": style.OFFICE_COLOR}
-    _panel(m, _legend(legend, "图例 · legend"), "bottom:30px;right:10px")
+    _panel(m, "legend.html.j2", items=legend, title="图例 · legend")
     folium.LayerControl(collapsed=False).add_to(m)
-    _refresh(m, opts)
+    if not opts.standalone:  # a file has no service to poll
+        # poll the KPIs; when the data version moves, redraw the tile layers and the figures
+        _script(m, "refresh.js.j2", url=f"{opts.base_url}/analysis/kpis",
+                interval_ms=opts.refresh_seconds * 1000)
     return m
-
-
-def _kpi_html(k: dict) -> str:
-    def fmt(v, digits=0):
-        return "—" if v is None else f"{v:,.{digits}f}"
-
-    rows = [("包联覆盖率", f"{k['coverage_rate']:.0%}", "kpi-coverage"),
-            ("小区", fmt(k["compounds"]), "kpi-compounds"),
-            ("已覆盖", fmt(k["covered"]), "kpi-covered"),
-            ("力量不足", fmt(k["under_covered"]), "kpi-under"),
-            ("未包联", fmt(k["uncovered"]), "kpi-uncovered"),
-            ("下沉党员", fmt(k["members_sunk"]), "kpi-members"),
-            ("户/党员", fmt(k["households_per_member"], 1), "kpi-hpm"),
-            ("驻地过远", fmt(k["far_assignments"]), "kpi-far"),
-            ("最远驻地(米)", fmt(k["worst_office_m"]), "kpi-worst")]
-    cells = "".join(f"<div style='display:inline-block;margin:0 10px 0 0'><small>{label}</small>"
-                    f"<div id='{key}' style='font-size:22px;font-weight:bold'>{value}</div></div>"
-                    for label, value, key in rows)
-    return f"<b style='font-size:16px'>中阳县网格包联指挥中心</b><div>{cells}</div>"
-
-
-def _refresh(m: folium.Map, opts: MapOptions) -> None:
-    """Poll the KPIs; when the data version moves, redraw the tile layers and the figures."""
-    if opts.standalone:
-        return
-    _script(m, f"""
-(function() {{
-  var last = null;
-  function tick() {{
-    fetch('{opts.base_url}/analysis/kpis').then(function(r) {{ return r.json(); }}).then(function(k) {{
-      var ids = {{'kpi-compounds': k.compounds, 'kpi-covered': k.covered,
-                 'kpi-under': k.under_covered, 'kpi-uncovered': k.uncovered,
-                 'kpi-members': Math.round(k.members_sunk), 'kpi-far': k.far_assignments}};
-      for (var id in ids) {{ var el = document.getElementById(id); if (el) el.textContent = ids[id]; }}
-      var cov = document.getElementById('kpi-coverage');
-      if (cov) cov.textContent = Math.round(k.coverage_rate * 100) + '%';
-      var now = JSON.stringify(k);
-      if (last !== null && now !== last) {{
-        (window.gridgovLayers || []).forEach(function(l) {{ l.redraw(); }});
-      }}
-      last = now;
-    }}).catch(function() {{}});
-  }}
-  setInterval(tick, {opts.refresh_seconds * 1000});
-}})();""")
 
 
 def gaps_map(engine: Engine, opts: MapOptions = MapOptions(), top: int = 50) -> folium.Map:
@@ -318,23 +227,15 @@ def gaps_map(engine: Engine, opts: MapOptions = MapOptions(), top: int = 50) -> 
         popup=folium.GeoJsonPopup(["rank", "name", "households", "priority", "reasons_zh"],
                                   aliases=["排序", "小区", "户数", "优先级得分", "问题"]),
     ).add_to(m)
-    items = "".join(
-        f"<li data-lat='{r.geometry.representative_point().y:.6f}' "
-        f"data-lon='{r.geometry.representative_point().x:.6f}' style='cursor:pointer;"
-        f"margin-bottom:4px'><b>{_html.escape(str(r['name']))}</b> "
-        f"<small>{r['households']}户 · {r['priority']:.1f}分</small><br><small>"
-        f"{_html.escape(str(r['reasons_zh']))}</small></li>" for _, r in frame.iterrows())
-    _panel(m, f"<b>问题小区排序 · ranked gaps（{len(frame)}）</b><ol id='gap-list' "
-              f"style='padding-left:18px;margin:6px 0'>{items}</ol>",
-           "top:10px;left:60px", "max-height:85vh;overflow-y:auto;width:340px")
-    _script(m, f"""
-document.querySelectorAll('#gap-list li').forEach(function(li) {{
-  li.addEventListener('click', function() {{
-    {m.get_name()}.flyTo([parseFloat(li.dataset.lat), parseFloat(li.dataset.lon)], 17);
-  }});
-}});""")
-    _panel(m, _legend({style.STATUS_ZH[s]: c for s, c in style.STATUS_COLORS.items()} |
-                      {"问题小区（红框）": "#b71c1c"}, "图例"), "bottom:30px;right:10px")
+    points = frame.geometry.representative_point()
+    _panel(m, "gap_list.html.j2", gaps=[
+        {"lat": p.y, "lon": p.x, "name": r["name"], "households": r["households"],
+         "priority": r["priority"], "reasons": r["reasons_zh"]}
+        for (_, r), p in zip(frame.iterrows(), points)])
+    _script(m, "gap_list.js.j2", map=m.get_name())
+    _panel(m, "legend.html.j2", title="图例",
+           items={style.STATUS_ZH[s]: c for s, c in style.STATUS_COLORS.items()} |
+           {"问题小区（红框）": "#b71c1c"})
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
@@ -369,11 +270,10 @@ def org_map(engine: Engine, org_code: str, opts: MapOptions = MapOptions()) -> f
                                 dash_array="5 5").add_to(m)
     if org[3] is not None:
         folium.CircleMarker(location, radius=8, color="#fff", fill=True, fill_color="#37474f",
-                            fill_opacity=1, popup=f"<b>{_html.escape(org[0])}</b><br>"
-                                                  f"{_html.escape(org[1] or '')}<br>在职党员："
-                                                  f"{org[2]}").add_to(m)
-    _panel(m, f"<b>{_html.escape(org[0])}</b><br>在职党员 {org[2]} 名 · 包联小区 {len(mine)} 个",
-           "top:10px;left:60px")
+                            fill_opacity=1, popup=render("org_popup.html.j2", name=org[0],
+                                                         parent_body=org[1], members=org[2])
+                            ).add_to(m)
+    _panel(m, "org_panel.html.j2", name=org[0], members=org[2], compounds=len(mine))
     return m
 
 
@@ -407,12 +307,13 @@ def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
         folium.CircleMarker((r.geometry.y, r.geometry.x), radius=5 if r["kind"] == "compound" else 7,
                             color="#ffffff", weight=1, fill=True, fill_opacity=0.9,
                             fill_color=style.CIRCLE_COLORS.get(r["life_circle"], "#9e9e9e"),
-                            popup=f"<b>{_html.escape(str(r['name']))}</b><br>至最近阵地步行约 "
-                                  f"{r['nearest_walk_m']:.0f} 米<br>{r['life_circle_zh']}"
+                            popup=render("place_popup.html.j2", name=r["name"],
+                                         walk_m=r["nearest_walk_m"],
+                                         life_circle=r["life_circle_zh"])
                             ).add_to(group)
     group.add_to(m)
-    _panel(m, _legend({style.CIRCLE_ZH[c]: col for c, col in style.CIRCLE_COLORS.items()},
-                      "生活圈 · GB 50180-2018"), "bottom:30px;right:10px")
+    _panel(m, "legend.html.j2", title="生活圈 · GB 50180-2018",
+           items={style.CIRCLE_ZH[c]: col for c, col in style.CIRCLE_COLORS.items()})
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
+from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
+from gridgov.db import schema_ops  # triggers and SQL functions for autogenerate
 from gridgov.db.tables import metadata
 from gridgov.settings import DatabaseSettings
 
@@ -12,11 +14,9 @@ config = context.config
 url = config.get_main_option("sqlalchemy.url") or DatabaseSettings().database_url
 
 
-def include_object(obj, name, type_, reflected, compare_to):
-    # PostGIS and its extensions own tables (spatial_ref_sys, topology, ...) we do not model.
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return True
+def render_item(type_, obj, autogen_context):
+    # geometry columns render as geoalchemy2.types.Geometry(...) with the import they need
+    return alembic_helpers.render_item(type_, obj, autogen_context)
 
 
 def run_migrations_online() -> None:
@@ -25,7 +25,8 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=metadata,
-            include_object=include_object,
+            include_object=schema_ops.include_object,
+            render_item=render_item,
             transaction_per_migration=True,
         )
         with context.begin_transaction():

@@ -1,0 +1,24 @@
+"""The audit log: who wrote what, when (rows written by the trigger ``gridgov_audit``).
+
+Example:
+    >>> entries(engine, table="assignments", limit=1)      # doctest: +SKIP
+    [{'id': ..., 'at': '2026-11-28T...', 'actor': 'cli:root', 'action': 'INSERT', ...}]
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+
+def entries(engine: Engine, *, table: str | None = None, key: str | None = None,
+            actor: str | None = None, limit: int = 100) -> list[dict]:
+    """The newest entries first, filtered by table, record key and actor."""
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(text(
+            "SELECT id, at, actor, action, table_name, record_key, before, after FROM audit_log"
+            " WHERE (:t IS NULL OR table_name = :t) AND (:k IS NULL OR record_key = :k) AND "
+            "(:a IS NULL OR actor = :a) ORDER BY id DESC LIMIT :l"),
+            {"t": table, "k": key, "a": actor, "l": limit}).mappings()]
+    for r in rows:
+        r["at"] = r["at"].isoformat()
+    return rows
