@@ -19,8 +19,9 @@ from gridgov.tiles import TileService
 
 from . import errors, openapi
 from .limits import BodyLimit
+from .ratelimit import Limits
 from .responses import EDIT_ERRORS, ERRORS
-from .routers import accounts, analysis, edits, health, maps, ogc, tiles
+from .routers import accounts, analysis, cases, edits, health, maps, ogc, tiles
 from .security import require
 from .settings import ServiceSettings
 
@@ -46,6 +47,7 @@ def create_app(settings: ServiceSettings | None = None,
                   openapi_url="/api", docs_url="/docs", redoc_url=None,
                   description="中阳县网格包联: OGC API - Features, vector tiles, analyses, maps")
     app.state.settings = settings
+    app.state.limits = Limits(settings)
     errors.install(app)
     openapi.install(app)
     # Reading needs the viewer role (anonymous users have it while the settings allow);
@@ -55,8 +57,11 @@ def create_app(settings: ServiceSettings | None = None,
         app.include_router(router, dependencies=viewer, responses=ERRORS)
     app.include_router(accounts.router, responses=ERRORS)
     app.include_router(edits.router, responses={**ERRORS, **EDIT_ERRORS})
+    app.include_router(cases.router, dependencies=viewer, responses=ERRORS)
     app.include_router(health.router, responses={503: ERRORS[503]})
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       upload_bytes=settings.max_upload_bytes,
+                       upload_prefixes=("/cases", "/open311"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from gridgov.features import DEFAULT_LIMIT, MAX_LIMIT, FeatureService
 from gridgov.tiles import TileService
 
+from .ratelimit import Limits
 from .settings import ServiceSettings
 
 
@@ -27,6 +28,14 @@ def tiles(request: Request) -> TileService:
 
 def settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
+
+
+def limits(request: Request) -> Limits:
+    return request.app.state.limits
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def wants_html(request: Request, f: str | None) -> bool:

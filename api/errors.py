@@ -13,7 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridgov.auth import AuthError, Forbidden
 from gridgov.errors import (Conflict, GridgovError, InputError, NotFound, PreconditionRequired,
-                            QueryError, StoreUnavailable)
+                            QueryError, StateConflict, StoreUnavailable)
+
+from .ratelimit import TooManyRequests
 
 log = logging.getLogger("gridgov.api")
 
@@ -25,8 +27,10 @@ DEFAULT_STATUS_CODES: dict[type[Exception], tuple[int, str]] = {
     AuthError: (401, "Unauthorized"),
     Forbidden: (403, "Forbidden"),
     NotFound: (404, "NotFound"),
+    StateConflict: (409, "Conflict"),
     Conflict: (412, "PreconditionFailed"),
     PreconditionRequired: (428, "PreconditionRequired"),
+    TooManyRequests: (429, "TooManyRequests"),
     StoreUnavailable: (503, "StoreUnavailable"),
     # the database restarted or is unreachable, or no pooled connection came in time: say so
     # quickly; the pool recovers by itself
@@ -60,6 +64,8 @@ def install(app: FastAPI) -> None:
                          current=exc.current)
         if isinstance(exc, AuthError):
             return _body(code, str(exc), status, {"WWW-Authenticate": "Bearer"})
+        if isinstance(exc, TooManyRequests):
+            return _body(code, str(exc), status, {"Retry-After": str(exc.retry_after)})
         return _body(code, str(exc), status)
 
     async def store_down(request: Request, exc: sa_exc.DBAPIError | sa_exc.TimeoutError):

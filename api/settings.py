@@ -28,3 +28,11 @@ class ServiceSettings(BaseSettings):
     # Longer than clients' idle pools keep connections: a server closing a kept-alive connection
     # just as a client reuses it is the classic source of spurious "connection reset" errors.
     keep_alive_s: int = Field(default=75, ge=1)
+    # Photos come with reports: upload routes may carry this much (the media store checks each).
+    max_upload_bytes: int = Field(default=25_000_000, ge=1024)
+    # Public intake is open to residents: reports per minute per client address and per key
+    # (429 with Retry-After beyond), and sign-in attempts per account and per address.
+    intake_per_minute_address: float = Field(default=20, gt=0)
+    intake_per_minute_key: float = Field(default=600, gt=0)
+    signin_per_minute_account: float = Field(default=5, gt=0)
+    signin_per_minute_address: float = Field(default=30, gt=0)

@@ -4,8 +4,11 @@ Layers live in PostGIS (:mod:`gridgov.db`); files come in and go out through :mo
 analyses are in :mod:`gridgov.analysis`. In a notebook:
 
     >>> import gridgov
-    >>> gg = gridgov.connect()
-    >>> gg.coverage().explore(column="status")
+    >>> gg = gridgov.connect()                       # GRIDGOV_DATABASE_URL, or pass a URL
+    >>> gg.inventory()["compounds"]
+    107
+    >>> type(gg.coverage().explore(column="status"))   # a map, drawn in the notebook
+    <class 'folium.folium.Map'>
 """
 
 __version__ = "0.1.0"

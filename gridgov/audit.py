@@ -1,8 +1,14 @@
 """The audit log: who wrote what, when (rows written by the trigger ``gridgov_audit``).
 
 Example:
-    >>> entries(engine, table="assignments", limit=1)      # doctest: +SKIP
-    [{'id': ..., 'at': '2026-11-28T...', 'actor': 'cli:root', 'action': 'INSERT', ...}]
+    >>> from gridgov.edits import move_site, set_actor
+    >>> with engine.begin() as conn:                     # an edit, in a planner's name
+    ...     set_actor(conn, "planner:zhang")
+    ...     move_site(conn, "141129-S010", 111.2071, 37.3452)
+    >>> e = entries(engine, table="practice_sites", limit=1)[0]
+    >>> e["actor"], e["action"], e["record_key"], e["before"]["geom"], e["after"]["geom"]
+    ('planner:zhang', 'UPDATE', '141129-S010', 'POINT(111.2049603 37.3421988)',
+     'POINT(111.2071 37.3452)')
 """
 
 from __future__ import annotations

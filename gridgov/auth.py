@@ -24,7 +24,14 @@ from sqlalchemy import Engine, text
 
 from gridgov.errors import GridgovError, InputError, NotFound, Problem
 
-ROLES = ("viewer", "planner", "admin")
+ROLES = ("viewer", "handler", "dispatcher", "planner", "admin")
+# Reading, planning, administering form a line. Handlers (bound to one organization) and
+# dispatchers (the command center) read like viewers and move cases: gridgov.cases.lifecycle
+# decides, case by case, what each may do.
+RANK = {"viewer": 0, "handler": 0, "dispatcher": 0, "planner": 1, "admin": 2}
+# who sees personal data how: in full, masked (张**, 138****5678), or not at all
+PERSONAL_VIEW = {"admin": "full", "planner": "masked", "dispatcher": "masked",
+                 "handler": "masked", "viewer": "none"}
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
@@ -40,9 +47,18 @@ class Forbidden(GridgovError):
 class Principal:
     username: str
     role: str
+    org_code: str | None = None  # a handler's organization
 
     def at_least(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
+        """At least ``role`` on the line viewer < planner < admin; a case role (handler,
+        dispatcher) only itself, or an admin."""
+        if role in ("handler", "dispatcher"):
+            return self.role in (role, "admin")
+        return RANK[self.role] >= RANK[role]
+
+    @property
+    def personal_view(self) -> str:
+        return PERSONAL_VIEW[self.role]
 
 
 ANONYMOUS = Principal("anonymous", "viewer")
@@ -68,21 +84,28 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def add_user(engine: Engine, username: str, role: str, password: str | None = None) -> str:
-    """Create (or replace) a user; returns a new API key, shown once."""
+def add_user(engine: Engine, username: str, role: str, password: str | None = None,
+             org_code: str | None = None) -> str:
+    """Create (or replace) a user; returns a new API key, shown once. A handler names the
+    organization it acts for (``org_code``)."""
     if role not in ROLES:
         raise InputError([Problem("user", None, "role", f"{role!r} is not one of {ROLES}")])
+    if (role == "handler") != bool(org_code):
+        raise InputError([Problem("user", None, "org_code",
+                                  "a handler acts for one organization: give its code (and only "
+                                  "a handler has one)")])
     if not username or len(username) > 64:
         raise InputError([Problem("user", None, "username", "1 to 64 characters")])
     key = "gg_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(text(
-            "INSERT INTO users (username, role, password_hash, api_key_hash) VALUES (:u, :r, :p, :k)"
-            " ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, password_hash ="
-            " coalesce(EXCLUDED.password_hash, users.password_hash), api_key_hash ="
+            "INSERT INTO users (username, role, org_code, password_hash, api_key_hash) "
+            "VALUES (:u, :r, :o, :p, :k) ON CONFLICT (username) DO UPDATE SET role = "
+            "EXCLUDED.role, org_code = EXCLUDED.org_code, password_hash = "
+            "coalesce(EXCLUDED.password_hash, users.password_hash), api_key_hash ="
             " EXCLUDED.api_key_hash, disabled = false"),
-            {"u": username, "r": role, "p": hash_password(password) if password else None,
-             "k": hash_key(key)})
+            {"u": username, "r": role, "o": org_code,
+             "p": hash_password(password) if password else None, "k": hash_key(key)})
     return key
 
 
@@ -95,36 +118,37 @@ def disable_user(engine: Engine, username: str) -> None:
 
 def list_users(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT username, role, disabled, created_at FROM users "
+        rows = conn.execute(text("SELECT username, role, org_code, disabled, created_at FROM users "
                                  "ORDER BY username")).mappings().all()
     return [dict(r) for r in rows]
 
 
 def authenticate_password(engine: Engine, username: str, password: str) -> Principal:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT role, password_hash, disabled FROM users "
+        row = conn.execute(text("SELECT role, org_code, password_hash, disabled FROM users "
                                 "WHERE username = :u"), {"u": username}).first()
     if row is None or row.disabled or not verify_password(password, row.password_hash):
         raise AuthError("wrong user name or password")
-    return Principal(username, row.role)
+    return Principal(username, row.role, row.org_code)
 
 
 def authenticate_key(engine: Engine, key: str) -> Principal:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT username, role FROM users WHERE api_key_hash = :k AND "
-                                "NOT disabled"), {"k": hash_key(key)}).first()
+        row = conn.execute(text("SELECT username, role, org_code FROM users WHERE "
+                                "api_key_hash = :k AND NOT disabled"),
+                           {"k": hash_key(key)}).first()
     if row is None:
         raise AuthError("unknown or disabled API key")
-    return Principal(row.username, row.role)
+    return Principal(row.username, row.role, row.org_code)
 
 
 def lookup(engine: Engine, username: str) -> Principal:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT role FROM users WHERE username = :u AND NOT disabled"),
-                           {"u": username}).first()
+        row = conn.execute(text("SELECT role, org_code FROM users WHERE username = :u AND "
+                                "NOT disabled"), {"u": username}).first()
     if row is None:
         raise AuthError("the account no longer exists or is disabled")
-    return Principal(username, row.role)
+    return Principal(username, row.role, row.org_code)
 
 
 # --- personal data ----------------------------------------------------------------------------
@@ -142,19 +166,29 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
 
 
-MASKS = {"name": mask_name, "phone": mask_phone}
+def mask_all(value: str | None) -> str | None:
+    """Nothing of it shows (accounts, addresses of people)."""
+    return value if not value else "***"
 
 
-def protect(layer, rows: list[dict], principal: Principal) -> list[dict]:
+MASKS = {"name": mask_name, "phone": mask_phone, "account": mask_all}
+
+
+def protect(layer, rows: list[dict], principal: Principal, *, hide: bool = False) -> list[dict]:
     """Rows of ``layer`` as ``principal`` may see them: the fields the declaration marks personal
-    in full for admins, masked for planners; viewers never see rows holding personal data (they
-    get aggregates elsewhere). Applied where results are produced, once for all outputs."""
+    in full for admins, masked for planners, dispatchers and handlers. Viewers are refused rows
+    that are about people (the roster), or, with ``hide``, get them with those fields removed
+    (cases: the report is public, the reporter is not). Applied where results are produced,
+    once for all outputs."""
     personal = {f.name: f.personal for f in layer.fields if f.personal}
-    if not personal or principal.at_least("admin"):
+    view = principal.personal_view
+    if not personal or view == "full":
         return rows
-    if principal.at_least("planner"):
+    if view == "masked":
         return [{**r, **{name: MASKS[kind](r.get(name)) for name, kind in personal.items()
                          if name in r}} for r in rows]
+    if hide:
+        return [{k: v for k, v in r.items() if k not in personal} for r in rows]
     raise Forbidden(f"the {layer.title_zh} ({layer.name}) hold personal data: planners see them "
                     "masked, admins in full; viewers see the aggregates")
 

@@ -239,12 +239,15 @@ def map_cmd(page: str = typer.Argument(..., help="overview, gaps, access or org"
     typer.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
 
 
-user_app = typer.Typer(no_args_is_help=True, help="Accounts: viewer, planner, admin.")
+user_app = typer.Typer(no_args_is_help=True,
+                       help="Accounts: viewer, handler, dispatcher, planner, admin.")
 app.add_typer(user_app, name="user")
 
 
 @user_app.command("add")
-def user_add(username: str, role: str = typer.Option(..., help="viewer, planner or admin"),
+def user_add(username: str,
+             role: str = typer.Option(..., help="viewer, handler, dispatcher, planner or admin"),
+             org: str | None = typer.Option(None, "--org", help="a handler's organization code"),
              password: bool = typer.Option(False, "--password", help="also set a password "
                                            "(asked for, for the web sign-in)")) -> None:
     """Create or update a user; prints a new API key (shown once)."""
@@ -253,7 +256,7 @@ def user_add(username: str, role: str = typer.Option(..., help="viewer, planner 
     secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) \
         if password else None
     try:
-        key = auth.add_user(_engine(), username, role, secret)
+        key = auth.add_user(_engine(), username, role, secret, org_code=org)
     except GridgovError as exc:
         _fail(exc)
     typer.echo(f"{username} ({role}); API key (keep it, it is not stored): {key}")

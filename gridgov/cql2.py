@@ -9,7 +9,15 @@ S_INTERSECTS / S_WITHIN / S_CONTAINS / S_DISJOINT with a geometry literal or BBO
 (basic spatial functions).
 
 Example:
-    >>> to_sql("households > 300 AND name LIKE '%花园'", {"households": t.c.households, ...})
+    >>> from gridgov.db.tables import table
+    >>> t = table("compounds")
+    >>> columns = {"households": t.c.households, "name": t.c.name}   # what may be named
+    >>> print(to_sql("households > 300 AND name LIKE '%花园'", columns))
+    compounds.households > :param_1 AND compounds.name LIKE :name_1
+    >>> to_sql("phone = '13800000000'", columns)
+    Traceback (most recent call last):
+    ...
+    gridgov.errors.InvalidFilter: filter: unknown property 'phone'; queryable: households, name
 """
 
 from __future__ import annotations

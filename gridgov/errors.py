@@ -94,3 +94,7 @@ class Conflict(GridgovError):
 
 class PreconditionRequired(GridgovError):
     """An edit came without the version it is based on (If-Match): 428."""
+
+
+class StateConflict(GridgovError):
+    """The record is not in a state that allows this (a case already closed, ...): 409."""

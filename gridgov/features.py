@@ -11,8 +11,11 @@ The web layer (gridgov_api) only parses requests and renders what this returns.
 
 Example:
     >>> svc = FeatureService(engine)
-    >>> page = svc.items("compounds", limit=10, filter="households > 500")
-    >>> page.matched, len(page.features)
+    >>> page = svc.items("compounds", limit=3, filter="households > 500", sortby="-households")
+    >>> page.matched, page.returned
+    (6, 3)
+    >>> [f["properties"]["name"] for f in page.features]
+    ['南川河畔小区', '华府名苑', '锦绣华庭']
 """
 
 from __future__ import annotations

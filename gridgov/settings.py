@@ -116,3 +116,94 @@ class AnalysisSettings(BaseSettings):
         return {"5min": self.circle_5_m, "10min": self.circle_10_m,
                 "15min": self.circle_15_m}[self.access_target]
 
+
+def _default_media_dir() -> str:
+    # The user's data folder (XDG), not ./media: the service, the CLI and a cron `gridgov backup`
+    # start in different working directories but run as the same user, and must all find the
+    # same photos. A system service under its own user sets GRIDGOV_MEDIA_DIR (/var/lib/...).
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return str(Path(base) / "gridgov" / "media")
+
+
+class MediaSettings(BaseSettings):
+    """Where case photos are stored and how large they may be (``GRIDGOV_MEDIA_*``).
+
+    ``GRIDGOV_MEDIA_DIR`` defaults to ``$XDG_DATA_HOME/gridgov/media`` (``~/.local/share/...``).
+    10 MB holds any phone photo (a 50-megapixel JPEG is ≈8 MB); 40 megapixels is above every
+    phone camera's default output and keeps a decoded image under ≈160 MB of memory.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_MEDIA_", extra="ignore")
+
+    # a str (``~`` allowed), so this block needs no imports of its own; gridgov.media makes it a
+    # Path
+    dir: str = Field(default_factory=_default_media_dir)
+    max_mb: float = Field(default=10, gt=0)
+    max_megapixels: float = Field(default=40, gt=0)
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _fspath(cls, value: object) -> object:
+        # tests and callers pass a pathlib.Path; pydantic's str would refuse it
+        return str(value) if hasattr(value, "__fspath__") else value
+
+
+class CalendarSettings(BaseSettings):
+    """The working-time calendar of all deadlines (``GRIDGOV_CALENDAR_*``, gridgov.calendar).
+
+    ``GRIDGOV_CALENDAR_OVERRIDES``: a CSV file ``date,kind,note`` (kind ``workday`` or
+    ``holiday``) of local days that win over China's official calendar: a county's own day off,
+    or a year the chinese-calendar package does not know yet. ``GRIDGOV_CALENDAR_WORKING_HOURS``:
+    office hours in Asia/Shanghai time as a JSON list, e.g. ``["08:30-12:00","14:30-18:00"]``
+    (the default, Shanxi government offices).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_CALENDAR_", extra="ignore")
+
+    # a str path, so this block needs no imports of its own; empty means none
+    overrides: str | None = None
+    working_hours: list[str] = Field(default_factory=lambda: ["08:30-12:00", "14:30-18:00"])
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _path(cls, value: object) -> object:
+        if hasattr(value, "__fspath__"):
+            return str(value)
+        return value or None  # an empty variable (GRIDGOV_CALENDAR_OVERRIDES=) names no file
+
+    @field_validator("working_hours")
+    @classmethod
+    def _periods(cls, value: list[str]) -> list[str]:
+        # imported here: gridgov.calendar imports this module
+        from gridgov.calendar import parse_working_hours
+
+        try:
+            parse_working_hours(value)
+        except ValueError as exc:  # ConfigError passes pydantic unwrapped: one line
+            raise ConfigError(f"GRIDGOV_CALENDAR_WORKING_HOURS: {exc}") from None
+        return value
+
+
+class CaseSettings(BaseSettings):
+    """Cases: stage limits, duplicates, routing (``GRIDGOV_CASES_*``).
+
+    A category sets the handling limit; the other stages share these. Taiyuan files and
+    dispatches within 30 minutes and a whistle (吹哨) pilot wanted departments on site within
+    30; a unit signs within 2 working hours; the center checks the work within a working day.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_CASES_", extra="ignore")
+
+    dispatch_hours: float = Field(default=0.5, gt=0)  # working hours from intake to dispatch
+    sign_hours: float = Field(default=2.0, gt=0)  # working hours from dispatch to signing
+    whistle_sign_minutes: float = Field(default=30.0, gt=0)  # urgent: a department on a whistle
+    check_days: float = Field(default=1.0, gt=0)  # working days from feedback to the check
+    warning_fraction: float = Field(default=0.8, gt=0, lt=1)  # of a limit: the warning
+    reopen_days: float = Field(default=7.0, ge=0)  # natural days a reporter may reopen
+    duplicate_m: float = Field(default=50.0, ge=0)
+    duplicate_days: float = Field(default=7.0, ge=0)
+    boundary_m: float = Field(default=20.0, ge=0)  # closer to a boundary: flagged
+    min_due_to_rank: int = Field(default=5, ge=1)  # units with fewer due cases are not ranked

@@ -1,11 +1,20 @@
 """Mapbox vector tiles from PostGIS (ST_AsMVT), with an in-process cache keyed by data version.
 
-Compounds carry their coverage status: the tile query wraps the same coverage SQL the analysis
-uses (gridgov/sql/coverage.sql), so the map and the tables can never disagree.
+Tile layers are declared on the layers (``TileSpec`` in gridgov/layers). A layer that shows an
+analysis (compounds with their coverage status) reads a cache table refreshed from the analysis
+SQL (gridgov/sql/coverage.sql) once per data version, so the map and the tables never disagree.
 
 Example:
+    >>> from gridgov.features import FeatureService
     >>> tiles = TileService(engine, versions=FeatureService(engine).version_tag)
-    >>> data, etag = tiles.tile("compounds", 14, 13253, 6277)
+    >>> data, etag = tiles.tile("compounds", 12, 3313, 1589)     # the county seat, zoom 12
+    >>> etag
+    '"compounds-..."'
+    >>> import mapbox_vector_tile
+    >>> len(mapbox_vector_tile.decode(data)["compounds"]["features"])
+    107
+    >>> tiles.tilejson("compounds", "http://127.0.0.1:8000")["bounds"]
+    [111.1943837, 37.3201442, 111.2172812, 37.3629741]
 """
 
 from __future__ import annotations

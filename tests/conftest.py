@@ -56,9 +56,21 @@ class Databases:
         return self.url(name)
 
     def drop_all(self) -> None:
+        import time
+
+        from sqlalchemy import exc
+
         with self.admin.connect() as conn:
             for name in reversed(self.created):
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                # FORCE cannot end an autovacuum worker (not ours to end): wait for it
+                for attempt in range(20):
+                    try:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                        break
+                    except exc.DBAPIError:
+                        if attempt == 19:
+                            raise
+                        time.sleep(0.5)
         self.admin.dispose()
 
 

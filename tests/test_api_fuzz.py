@@ -31,10 +31,13 @@ def test_schemathesis_finds_nothing(fuzz_target, tmp_path):
     live, key = fuzz_target
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
     assert st, "schemathesis (st) is not installed"
+    # One worker: schemathesis workers are threads, and CPython 3.11's ast keeps its recursion
+    # counter in state the threads share, so Hypothesis failed now and then with "SystemError: AST
+    # constructor recursion depth mismatch" (cpython gh-106905), an error of the tool, not ours.
     result = subprocess.run(
         [st, "run", f"{live.url}/api", "--checks",
          "not_a_server_error,status_code_conformance,content_type_conformance,"
-         "response_schema_conformance", "--max-examples", "20", "--workers", "2",
+         "response_schema_conformance", "--max-examples", "20", "--workers", "1",
          "--seed", "20261128", "-H", f"X-API-Key: {key}", "--no-color"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     summary = result.stdout[-3000:]

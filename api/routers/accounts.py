@@ -14,7 +14,8 @@ from gridgov import audit as audit_log
 from gridgov import auth
 from gridgov.auth import Principal
 
-from ..deps import engine
+from ..deps import client_address, engine, limits
+from ..ratelimit import Limits
 from ..responses import media
 from ..routing import RetryReads
 from ..security import issue_token, principal, require
@@ -24,7 +25,8 @@ router = APIRouter(tags=["Accounts and audit"], route_class=RetryReads)
 
 @router.post("/auth/token", summary="Sign in (OAuth2 password flow); returns a bearer token")
 async def token(request: Request, form: OAuth2PasswordRequestForm = Depends(),
-                eng: Engine = Depends(engine)):
+                eng: Engine = Depends(engine), doors: Limits = Depends(limits)):
+    doors.signin(client_address(request), form.username)
     who = await run_in_threadpool(auth.authenticate_password, eng, form.username, form.password)
     return {"access_token": issue_token(request.app, who), "token_type": "bearer",
             "role": who.role}

@@ -9,7 +9,17 @@ between 1.2 and 1.4.
 
 Example:
     >>> acc = access(engine)                          # compounds and villages/communities
+    >>> acc.kind.value_counts()
+    kind
+    compound    107
+    division     89
+    Name: count, dtype: int64
     >>> acc[acc.kind == "compound"].life_circle.value_counts()
+    life_circle
+    10min    53
+    15min    36
+    5min     18
+    Name: count, dtype: int64
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
 """Coverage: who covers each compound, with how many members, from how far; and roll-ups.
 
 Example:
-    >>> import gridgov
-    >>> cov = coverage(engine)                       # one row per compound, a GeoDataFrame
+    >>> from datetime import date
+    >>> cov = coverage(engine, as_of=date(2026, 11, 28))   # one row per compound, a GeoDataFrame
     >>> cov.status.value_counts()
-    covered          80
-    under_covered    27
-    >>> rollup(cov, "township")                      # per township
+    status
+    covered          78
+    under_covered    29
+    Name: count, dtype: int64
+    >>> rollup(cov, "township")[["township_name", "compounds", "members", "under_covered"]]
+      township_name  compounds  members  under_covered
+    0           宁乡镇        107   2207.0             29
     >>> kpis(cov)["coverage_rate"]
     1.0
 """

@@ -11,9 +11,17 @@ same size and distance matters less than people:
 - ``score_fragmented``: 5 per organization beyond ``max_orgs``.
 
 Example:
-    >>> g = gaps(engine)
-    >>> g[["name", "priority", "reasons_zh"]].head()
+    >>> from datetime import date
+    >>> g = gaps(engine, as_of=date(2026, 11, 28))     # most urgent first
+    >>> g[["name", "priority", "shortfall"]].head(3)
+              name  priority  shortfall
+    0        庞家会小区     34.90       14.0
+    1  阳坡塔易地搬迁安置小区     32.00       16.0
+    2         北街小区     28.09       13.0
+    >>> g.loc[0, "reasons_zh"]
+    '力量不足：需增加14名党员（按每名党员联系25户计）；包联单位驻地过远（2.9公里）'
     >>> to_xlsx(g, "gaps.xlsx")                        # for officials
+    PosixPath('gaps.xlsx')
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """What the store holds, in the terms of the seed article's figures.
 
 Example:
+    >>> from datetime import date
     >>> from gridgov.db import connect_engine
-    >>> inventory(connect_engine(), as_of=datetime.date(2022, 12, 31))["compounds"]
-    107
+    >>> f = inventory(connect_engine(), as_of=date(2026, 11, 28))   # GRIDGOV_DATABASE_URL
+    >>> f["townships"], f["divisions"], f["compounds"], f["party_orgs"], f["members"]
+    (6, 89, 107, 131, 2207)
+    >>> f["demonstration_sites"], f["work_groups"], f["key_tasks"], f["compounds_covered"]
+    (10, 7, 12, 107)
 """
 
 from __future__ import annotations

@@ -2,10 +2,16 @@
 burden falls (households per member across organizations: coefficient of variation and Gini).
 
 Example:
-    >>> load = org_load(engine)
-    >>> load.sort_values("households_per_member", ascending=False).head()
+    >>> from datetime import date
+    >>> load = org_load(engine, as_of=date(2026, 11, 28))   # one row per organization
+    >>> load.nlargest(3, "households_per_member")[["code", "households", "households_per_member"]]
+                code  households  households_per_member
+    90   141129-P091       432.0              86.400000
+    101  141129-P102       513.0              73.285714
+    62   141129-P063       580.0              72.500000
     >>> balance(load)
-    {'orgs': 131, 'idle': 0, 'cv': 0.61, 'gini': 0.31, ...}
+    {'orgs': 131, 'idle': 0, 'idle_codes': [], 'mean_households_per_member': 16.42...,
+     'cv': 0.92..., 'gini': 0.44...}
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ import, for no gain at this size.
 
 Example:
     >>> net = RoadNetwork.from_store(engine, ["141129"])
-    >>> dist, site = net.nearest(place_lonlat, site_lonlat, site_codes)
+    >>> seat_lon, seat_lat = [111.205], [37.34]                  # a place: the county seat
+    >>> site_lon, site_lat = [111.204083, 111.2054121], [37.3426536, 37.3460198]   # two sites
+    >>> walk_m, site = net.nearest(seat_lon, seat_lat, site_lon, site_lat)
+    >>> round(float(walk_m[0])), int(site[0])                   # 549 m along the roads to site 0
+    (549, 0)
 """
 
 from __future__ import annotations

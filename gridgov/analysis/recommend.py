@@ -16,9 +16,18 @@ households whose compound lies within the target life circle (settings.access_ta
 program (OR-tools with CBC).
 
 Example:
-    >>> rec = recommend_assignments(engine)
-    >>> rec[["org_name", "compound_name", "members", "distance_m"]]
+    >>> from datetime import date
+    >>> rec = recommend_assignments(engine, as_of=date(2026, 11, 28))   # 38 new assignments
+    >>> rec[["org_name", "compound_name", "members", "distance_m"]].head(3)
+             org_name compound_name  members  distance_m
+    0   中阳县就业服务中心党支部          昌盛小区        2       103.7
+    1   中阳县就业服务中心党支部          龙城佳苑        1       306.8
+    2  中阳县农业农村局机关党总支         段家庄小区        2       221.1
     >>> rec.attrs["kpis_before"]["under_covered"], rec.attrs["kpis_after"]["under_covered"]
+    (29, 0)
+    >>> sites = recommend_sites(engine, n_sites=3)
+    >>> sites.attrs["households_covered_before"], sites.attrs["households_covered_after"]
+    (21064, 26099)
 """
 
 from __future__ import annotations

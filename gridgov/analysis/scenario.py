@@ -4,10 +4,18 @@ Nothing here re-implements an analysis: ``coverage`` and ``access`` run unchange
 transaction's connection, which sees the changes; the rollback guarantees live data is untouched.
 
 Example:
-    >>> result = scenario(engine, [{"op": "end_assignment", "org_code": "141129-P001",
-    ...                             "compound_code": "141129100001001"}])
-    >>> result.kpi_diff            # before / after / change of each county KPI
-    >>> result.compounds[result.compounds.changed].explore(column="status_after")
+    >>> from datetime import date
+    >>> result = scenario(engine, [{"op": "end_assignment", "org_code": "141129-P130",
+    ...                             "compound_code": "141129100011009"}], as_of=date(2026, 11, 28))
+    >>> result.kpi_diff.loc[["covered", "under_covered", "uncovered"]]   # of each county KPI
+                   before  after  change
+    kpi
+    covered          78.0   77.0    -1.0
+    under_covered    29.0   29.0     0.0
+    uncovered         0.0    1.0     1.0
+    >>> result.compounds[result.compounds.changed][["name", "status_before", "status_after"]]
+        name status_before status_after
+    82  文苑小区       covered    uncovered
 """
 
 from __future__ import annotations

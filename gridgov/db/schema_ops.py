@@ -2,8 +2,9 @@
 SQL functions that carry rules (gridgov/sql/functions/*.sql).
 
 Three pieces, in the manner of Alembic's operation plugins:
-- operations usable in a migration: ``op.create_version_trigger("cases")``,
-  ``op.create_audit_trigger("cases", "id")``, their ``drop_`` twins, and
+- operations usable in a migration: ``op.create_trigger("cases", "version")``,
+  ``op.create_trigger("cases", "audit", "code")``, ``op.drop_trigger(...)``,
+  ``op.create_county_partitions("cases")`` and
   ``op.replace_function("gridgov_links", "CREATE OR REPLACE FUNCTION ...")``;
 - a comparator, so that ``alembic revision --autogenerate`` writes those operations when a table
   declared ``versioned`` or audited lacks its trigger, or a function file differs from the
@@ -15,7 +16,7 @@ Example:
     >>> desired_triggers()["assignments"]
     {'version': None, 'audit': 'id'}
     >>> sorted(function_files())[:2]
-    ['gridgov_audit', 'gridgov_bump_version']
+    ['gridgov_append_only', 'gridgov_audit']
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ EXTENSION_TABLES = {"spatial_ref_sys"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's filter: compare everything but the extensions' own tables."""
-    return not (type_ == "table" and reflected and compare_to is None
-                and name in EXTENSION_TABLES)
+    """Alembic's filter: compare everything but the extensions' own tables and the per-county
+    partitions (TABLE__COUNTY), which the database creates when a county arrives."""
+    if type_ == "table" and reflected and compare_to is None:
+        return name not in EXTENSION_TABLES and "__" not in name
+    if type_ == "foreign_key_constraint" and reflected and compare_to is None:
+        # PostgreSQL adds one internal constraint per referenced partition (..._fkey, _fkey1)
+        return bool(name) and name.startswith("fk_")
+    return True
 
 
 def function_files() -> dict[str, str]:
@@ -46,37 +52,79 @@ def function_files() -> dict[str, str]:
 
 
 def function_body(statement: str) -> str:
-    """The text between the dollar quotes: what PostgreSQL keeps as the function's source."""
+    """The text between the dollar quotes (what PostgreSQL keeps as the function's source), with
+    whitespace runs made single: a migration indents the SQL it freezes."""
     start = statement.index("$$") + 2
-    return statement[start:statement.rindex("$$")].strip()
+    return " ".join(statement[start:statement.rindex("$$")].split())
+
+
+# Trigger kinds: what a table's declaration can ask for, and how each is created.
+TRIGGERS = {
+    # writes bump the table's data version (ETags, page caches, screen refresh)
+    "version": "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} FOR EACH STATEMENT "
+               "EXECUTE FUNCTION gridgov_bump_version()",
+    # every written row goes to audit_log, named by the column {arg}
+    "audit": "AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+             "EXECUTE FUNCTION gridgov_audit('{arg}')",
+    # an event log: rows are written once, never changed or removed
+    "append_only": "BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW "
+                   "EXECUTE FUNCTION gridgov_append_only()",
+    # a new county gets its partition of every table partitioned by county
+    "partitions": "AFTER INSERT ON {table} FOR EACH ROW "
+                  "EXECUTE FUNCTION gridgov_county_partitions_trigger()",
+}
 
 
 def desired_triggers(metadata=None) -> dict[str, dict]:
-    """Table -> {"version": None} and/or {"audit": key column}, from the tables' ``info``."""
+    """Table -> {kind: argument} of the triggers its ``info`` asks for."""
     if metadata is None:
         from gridgov.db.tables import metadata
     out: dict[str, dict] = {}
+    partitioned = any(t.info.get("partitioned") for t in metadata.sorted_tables)
     for table in metadata.sorted_tables:
         want = {}
         if table.info.get("versioned"):
             want["version"] = None
         if table.info.get("audit_key"):
             want["audit"] = table.info["audit_key"]
+        if table.info.get("append_only"):
+            want["append_only"] = None
+        if partitioned and table.name == "counties":
+            want["partitions"] = None
         if want:
             out[table.name] = want
     return out
 
 
 def existing_triggers(conn) -> dict[str, set[str]]:
-    """Table -> kinds of gridgov triggers it has ('version', 'audit')."""
+    """Table -> kinds of gridgov triggers it has."""
     rows = conn.execute(text(
         "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE NOT t.tgisinternal AND n.nspname = current_schema() "
-        "AND t.tgname ~ '^trg_.*_(version|audit)$'")).all()
+        "WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND t.tgparentid = 0 "
+        "AND t.tgname ~ :pattern"), {"pattern": f"^trg_.*_({'|'.join(TRIGGERS)})$"}).all()
     out: dict[str, set[str]] = {}
     for table, name in rows:
-        out.setdefault(table, set()).add(name.rsplit("_", 1)[1])
+        kind = next(k for k in TRIGGERS if name == f"trg_{table}_{k}")
+        out.setdefault(table, set()).add(kind)
+    return out
+
+
+def missing_partitions(conn, metadata) -> list[str]:
+    """Partitioned tables that lack a partition for some stored county (or do not exist yet)."""
+    tables = [t.name for t in metadata.sorted_tables if t.info.get("partitioned")]
+    if not tables:
+        return []
+    have_counties = conn.execute(text("SELECT to_regclass('counties') IS NOT NULL")).scalar()
+    out = []
+    for name in tables:
+        if conn.execute(text("SELECT to_regclass(:t) IS NULL"), {"t": name}).scalar():
+            out.append(name)
+        elif have_counties and conn.execute(text(
+                "SELECT count(*) FROM counties c WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i "
+                "JOIN pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = to_regclass(:t) "
+                "AND p.relname = :t || '__' || c.code)"), {"t": name}).scalar():
+            out.append(name)
     return out
 
 
@@ -84,79 +132,73 @@ def existing_function_bodies(conn) -> dict[str, str]:
     rows = conn.execute(text(
         "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE n.nspname = current_schema() AND p.proname LIKE 'gridgov\\_%'")).all()
-    return {name: source.strip() for name, source in rows}
+    return {name: " ".join(source.split()) for name, source in rows}
 
 
 # --- operations ----------------------------------------------------------------------------------
 
-@Operations.register_operation("create_version_trigger")
-class CreateVersionTriggerOp(MigrateOperation):
-    """Writes to the table bump its row in data_versions."""
+@Operations.register_operation("create_trigger")
+class CreateTriggerOp(MigrateOperation):
+    """``op.create_trigger(table, kind, arg)``: one of :data:`TRIGGERS`, named trg_TABLE_KIND."""
+
+    def __init__(self, table_name: str, kind: str, arg: str | None = None):
+        self.table_name = table_name
+        self.kind = kind
+        self.arg = arg
+
+    @classmethod
+    def create_trigger(cls, operations, table_name: str, kind: str, arg: str | None = None):
+        return operations.invoke(cls(table_name, kind, arg))
+
+    def to_diff_tuple(self):
+        return ("create_trigger", self.table_name, self.kind)
+
+    def reverse(self):
+        return DropTriggerOp(self.table_name, self.kind, self.arg)
+
+
+@Operations.register_operation("drop_trigger")
+class DropTriggerOp(MigrateOperation):
+    def __init__(self, table_name: str, kind: str, arg: str | None = None):
+        self.table_name = table_name
+        self.kind = kind
+        self.arg = arg
+
+    @classmethod
+    def drop_trigger(cls, operations, table_name: str, kind: str, arg: str | None = None):
+        return operations.invoke(cls(table_name, kind, arg))
+
+    def to_diff_tuple(self):
+        return ("drop_trigger", self.table_name, self.kind)
+
+    def reverse(self):
+        return CreateTriggerOp(self.table_name, self.kind, self.arg)
+
+
+@Operations.register_operation("create_county_partitions")
+class CreateCountyPartitionsOp(MigrateOperation):
+    """A partition of ``table_name`` for every stored county (new counties get theirs from the
+    trigger on counties)."""
 
     def __init__(self, table_name: str):
         self.table_name = table_name
 
     @classmethod
-    def create_version_trigger(cls, operations, table_name: str):
+    def create_county_partitions(cls, operations, table_name: str):
         return operations.invoke(cls(table_name))
 
     def to_diff_tuple(self):
-        return ("create_version_trigger", self.table_name)
+        return ("create_county_partitions", self.table_name)
 
     def reverse(self):
-        return DropVersionTriggerOp(self.table_name)
+        return _NoOp()
 
 
-@Operations.register_operation("drop_version_trigger")
-class DropVersionTriggerOp(MigrateOperation):
-    def __init__(self, table_name: str):
-        self.table_name = table_name
-
-    @classmethod
-    def drop_version_trigger(cls, operations, table_name: str):
-        return operations.invoke(cls(table_name))
+class _NoOp(MigrateOperation):
+    """Dropping a partitioned table drops its partitions: nothing to undo separately."""
 
     def to_diff_tuple(self):
-        return ("drop_version_trigger", self.table_name)
-
-    def reverse(self):
-        return CreateVersionTriggerOp(self.table_name)
-
-
-@Operations.register_operation("create_audit_trigger")
-class CreateAuditTriggerOp(MigrateOperation):
-    """Every written row of the table goes to audit_log, named by ``key_column``."""
-
-    def __init__(self, table_name: str, key_column: str):
-        self.table_name = table_name
-        self.key_column = key_column
-
-    @classmethod
-    def create_audit_trigger(cls, operations, table_name: str, key_column: str):
-        return operations.invoke(cls(table_name, key_column))
-
-    def to_diff_tuple(self):
-        return ("create_audit_trigger", self.table_name, self.key_column)
-
-    def reverse(self):
-        return DropAuditTriggerOp(self.table_name, self.key_column)
-
-
-@Operations.register_operation("drop_audit_trigger")
-class DropAuditTriggerOp(MigrateOperation):
-    def __init__(self, table_name: str, key_column: str | None = None):
-        self.table_name = table_name
-        self.key_column = key_column
-
-    @classmethod
-    def drop_audit_trigger(cls, operations, table_name: str, key_column: str | None = None):
-        return operations.invoke(cls(table_name, key_column))
-
-    def to_diff_tuple(self):
-        return ("drop_audit_trigger", self.table_name)
-
-    def reverse(self):
-        return CreateAuditTriggerOp(self.table_name, self.key_column or "id")
+        return ("noop",)
 
 
 @Operations.register_operation("replace_function")
@@ -198,30 +240,31 @@ class DropFunctionOp(MigrateOperation):
         return ReplaceFunctionOp(self.name, self.sql or "")
 
 
-@Operations.implementation_for(CreateVersionTriggerOp)
-def _create_version_trigger(operations, op: CreateVersionTriggerOp):
+@Operations.implementation_for(CreateTriggerOp)
+def _create_trigger(operations, op: CreateTriggerOp):
     t = op.table_name
-    operations.execute(f"INSERT INTO data_versions (table_name) VALUES ('{t}') "
-                       "ON CONFLICT (table_name) DO NOTHING")
-    operations.execute(f"CREATE TRIGGER trg_{t}_version AFTER INSERT OR UPDATE OR DELETE OR "
-                       f"TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gridgov_bump_version()")
+    if op.kind == "version":  # the table's counter exists before its first write
+        operations.execute(f"INSERT INTO data_versions (table_name) VALUES ('{t}') "
+                           "ON CONFLICT (table_name) DO NOTHING")
+    operations.execute(f"CREATE TRIGGER trg_{t}_{op.kind} "
+                       + TRIGGERS[op.kind].format(table=t, arg=op.arg))
 
 
-@Operations.implementation_for(DropVersionTriggerOp)
-def _drop_version_trigger(operations, op: DropVersionTriggerOp):
-    operations.execute(f"DROP TRIGGER IF EXISTS trg_{op.table_name}_version ON {op.table_name}")
+@Operations.implementation_for(DropTriggerOp)
+def _drop_trigger(operations, op: DropTriggerOp):
+    operations.execute(f"DROP TRIGGER IF EXISTS trg_{op.table_name}_{op.kind} "
+                       f"ON {op.table_name}")
 
 
-@Operations.implementation_for(CreateAuditTriggerOp)
-def _create_audit_trigger(operations, op: CreateAuditTriggerOp):
-    t = op.table_name
-    operations.execute(f"CREATE TRIGGER trg_{t}_audit AFTER INSERT OR UPDATE OR DELETE ON {t} "
-                       f"FOR EACH ROW EXECUTE FUNCTION gridgov_audit('{op.key_column}')")
+@Operations.implementation_for(CreateCountyPartitionsOp)
+def _create_county_partitions(operations, op: CreateCountyPartitionsOp):
+    operations.execute(f"SELECT gridgov_county_partitions(code, '{op.table_name}') "
+                       "FROM counties")
 
 
-@Operations.implementation_for(DropAuditTriggerOp)
-def _drop_audit_trigger(operations, op: DropAuditTriggerOp):
-    operations.execute(f"DROP TRIGGER IF EXISTS trg_{op.table_name}_audit ON {op.table_name}")
+@Operations.implementation_for(_NoOp)
+def _noop(operations, op):
+    pass
 
 
 @Operations.implementation_for(ReplaceFunctionOp)
@@ -258,39 +301,39 @@ def _compare(autogen_context, upgrade_ops, schemas):
     have = existing_triggers(conn)
     want = desired_triggers(metadata)
     for table, kinds in want.items():
-        present = have.get(table, set())
-        if "version" in kinds and "version" not in present:
-            ops.append(CreateVersionTriggerOp(table))
-        if "audit" in kinds and "audit" not in present:
-            ops.append(CreateAuditTriggerOp(table, kinds["audit"]))
+        for kind, arg in kinds.items():
+            if kind not in have.get(table, set()):
+                ops.append(CreateTriggerOp(table, kind, arg))
     for table, present in have.items():
         if table not in metadata.tables:
             continue  # a table being dropped takes its triggers with it
         for kind in sorted(present - set(want.get(table, {}))):
-            ops.append(DropVersionTriggerOp(table) if kind == "version"
-                       else DropAuditTriggerOp(table))
+            ops.append(DropTriggerOp(table, kind))
+    ops += [CreateCountyPartitionsOp(t) for t in missing_partitions(conn, metadata)]
     upgrade_ops.ops.extend(ops)
     return PriorityDispatchResult.CONTINUE
 
 
-@renderers.dispatch_for(CreateVersionTriggerOp)
-def _render_create_version(autogen_context, op):
-    return f"op.create_version_trigger({op.table_name!r})"
+@renderers.dispatch_for(CreateTriggerOp)
+def _render_create_trigger(autogen_context, op):
+    arg = f", {op.arg!r}" if op.arg else ""
+    return f"op.create_trigger({op.table_name!r}, {op.kind!r}{arg})"
 
 
-@renderers.dispatch_for(DropVersionTriggerOp)
-def _render_drop_version(autogen_context, op):
-    return f"op.drop_version_trigger({op.table_name!r})"
+@renderers.dispatch_for(DropTriggerOp)
+def _render_drop_trigger(autogen_context, op):
+    arg = f", {op.arg!r}" if op.arg else ""
+    return f"op.drop_trigger({op.table_name!r}, {op.kind!r}{arg})"
 
 
-@renderers.dispatch_for(CreateAuditTriggerOp)
-def _render_create_audit(autogen_context, op):
-    return f"op.create_audit_trigger({op.table_name!r}, {op.key_column!r})"
+@renderers.dispatch_for(CreateCountyPartitionsOp)
+def _render_partitions(autogen_context, op):
+    return f"op.create_county_partitions({op.table_name!r})"
 
 
-@renderers.dispatch_for(DropAuditTriggerOp)
-def _render_drop_audit(autogen_context, op):
-    return f"op.drop_audit_trigger({op.table_name!r}, {op.key_column!r})"
+@renderers.dispatch_for(_NoOp)
+def _render_noop(autogen_context, op):
+    return "# (the partitions go with their table)"
 
 
 def _sql_literal(sql: str | None) -> str:

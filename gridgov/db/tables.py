@@ -17,11 +17,12 @@ Conventions:
 from __future__ import annotations
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float, Index,
-                        Integer, MetaData, Table, Text, UniqueConstraint, func)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float,
+                        ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, Table, Text,
+                        UniqueConstraint, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
-from gridgov.layers import LAYERS, METRIC_SRID, SRID  # noqa: F401  (re-exported)
+from gridgov.layers import LAYERS, METRIC_SRID, SRID  # noqa: F401  (SRIDs re-exported)
 
 
 metadata = MetaData(
@@ -88,17 +89,60 @@ tile_cache_state = Table(
     prefixes=["UNLOGGED"],
 )
 
-# Accounts (migration 0007): viewer / planner / admin; secrets stored only as hashes.
+# The lifecycle of every case, one row per transition (who, when, from, to, note): appended,
+# never changed (trigger), partitioned by county like the cases.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("county_code", Text, ForeignKey("counties.code"), primary_key=True),
+    Column("case_code", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("from_status", Text),
+    Column("to_status", Text),
+    Column("unit_kind", Text),
+    Column("unit_code", Text),
+    Column("note", Text),
+    ForeignKeyConstraint(["case_code", "county_code"], ["cases.code", "cases.county_code"]),
+    Index("ix_case_events_case", "county_code", "case_code", "id"),
+    info={"versioned": True, "append_only": True, "partitioned": True},
+    postgresql_partition_by="LIST (county_code)",
+)
+
+# Photos of a case: the reporter's, the handler's before/after, the center's check.
+case_photos = Table(
+    "case_photos",
+    metadata,
+    Column("county_code", Text, ForeignKey("counties.code"), primary_key=True),
+    Column("case_code", Text, primary_key=True),
+    Column("sha256", Text, primary_key=True),
+    Column("stage", Text, nullable=False),
+    Column("taken_at", DateTime(timezone=True)),
+    Column("lon", Float(53)),
+    Column("lat", Float(53)),
+    Column("uploaded_by", Text, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(["case_code", "county_code"], ["cases.code", "cases.county_code"]),
+    CheckConstraint("stage IN ('report', 'before', 'after', 'check')", name="stage"),
+    info={"versioned": True},
+)
+
+# Accounts: secrets stored only as hashes. A handler acts for one organization (org_code).
+ROLES = ("viewer", "handler", "dispatcher", "planner", "admin")
 users = Table(
     "users",
     metadata,
     Column("username", Text, primary_key=True),
     Column("role", Text, nullable=False),
+    Column("org_code", Text, ForeignKey("party_orgs.code")),
     Column("password_hash", Text),
     Column("api_key_hash", Text),
     Column("disabled", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("role IN ('viewer', 'planner', 'admin')", name="role"),
+    CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
+    CheckConstraint("role <> 'handler' OR org_code IS NOT NULL", name="handler_org"),
     UniqueConstraint("api_key_hash", name="uq_users_api_key_hash"),
     info={"audit_key": "username"},
 )

@@ -10,7 +10,10 @@ no half-written file.
 
 Example:
     >>> export_layers(engine, "zhongyang.gpkg")
-    ['counties', 'townships', ..., 'key_tasks']
+    ['counties', 'townships', 'divisions', 'compounds', ...]
+    >>> import geopandas
+    >>> len(geopandas.read_file("zhongyang.gpkg", layer="compounds"))
+    107
 """
 
 from __future__ import annotations

@@ -5,10 +5,16 @@ wrong, the rejected rows go to a report file, the transaction is rolled back and
 :class:`~gridgov.errors.InputError` names file, row and field of each problem.
 
 Example:
-    >>> from gridgov.db import connect_engine
-    >>> from gridgov.io.importer import import_layer
-    >>> import_layer(connect_engine(), "compounds", "survey/compounds_amap.geojson", crs="gcj02")
-    ImportResult(layer='compounds', ..., inserted=12, updated=95, ...)
+    >>> from gridgov.bundle import bundle_path
+    >>> import_layer(engine, "compounds", bundle_path() / "compounds.geojson")  # as already stored
+    ImportResult(layer='compounds', file='.../compounds.geojson', rows=107, inserted=0, updated=0,
+                 dry_run=False)
+    >>> import_layer(engine, "party_orgs", bundle_path() / "compounds.geojson",
+    ...              report_path="rejected.csv")
+    Traceback (most recent call last):
+    ...
+    gridgov.errors.InputError: .../compounds.geojson, field 'member_count': required column is
+    missing; rejected rows written to rejected.csv. Nothing was written.
 """
 
 from __future__ import annotations
@@ -134,6 +140,8 @@ def _import_raw(conn: Connection, ctx: Context, layer: str, raw: RawLayer, crs, 
         inserted, updated = _write(conn, prepared)
         problems = spec.written_problems(conn, prepared.records, prepared.rows, prepared.file,
                                          settings)
+        if not problems:
+            spec.after_write(conn, prepared.records)
     except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
         # what validation could not see (e.g. a race with another writer): report, roll back
         problems = [_database_problem(prepared.file, exc)]

@@ -8,6 +8,7 @@ the file, references to rows that exist (in the store or earlier in the same imp
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -116,6 +117,13 @@ def _parse(value, f: Field):
             return dt.date.fromisoformat(str(value).strip()[:10]), None
         except ValueError:
             return None, f"{value!r} is not a date (use YYYY-MM-DD)"
+    if f.type == "json":
+        if isinstance(value, str):
+            try:
+                return json.loads(value), None
+            except ValueError:
+                return None, f"{value[:40]!r} is not JSON"
+        return value, None
     if f.type == "codes":
         return [c for c in _CODE_SPLIT.split(str(value)) if c], None
     # text: spreadsheets turn codes into numbers (141129.0); give them back as written
@@ -176,19 +184,33 @@ class Context:
         self.conn = conn
         self._keys: dict[str, dict[str, str]] = {}
         self._counties: dict[str, tuple] = {}
+        self._outlines: list | None = None
 
     def keys(self, layer_name: str) -> dict[str, str]:
         """code -> county_code of the rows a layer holds now (inside this transaction)."""
         if layer_name not in self._keys:
             layer = LAYERS[layer_name]
-            rows = self.conn.execute(text(f"SELECT {layer.key[0]}, {layer.county_column} "
-                                          f"FROM {layer.table}"))
+            rows = self.conn.execute(text(f"SELECT {layer.key[0]}, "
+                                          f"{layer.county_column or 'NULL'} FROM {layer.table}"))
             self._keys[layer_name] = dict(rows.all())
         return self._keys[layer_name]
+
+    def county_at(self, geom) -> str | None:
+        """The stored county a geometry lies in (located rows that do not name theirs)."""
+        if geom is None:
+            return None
+        if self._outlines is None:
+            rows = self.conn.execute(text("SELECT code, ST_AsBinary(geom) FROM counties")).all()
+            self._outlines = [(code, shapely.from_wkb(bytes(wkb))) for code, wkb in rows]
+            for _, outline in self._outlines:
+                shapely.prepare(outline)
+        point = geom.representative_point()
+        return next((code for code, outline in self._outlines if outline.contains(point)), None)
 
     def forget(self, layer_name: str) -> None:
         self._keys.pop(layer_name, None)
         self._counties.clear()  # a county's outline may be what changed
+        self._outlines = None
 
     def county(self, code: str):
         """(name, metric transformer, outline in metres) for a stored county, or None."""
@@ -270,22 +292,23 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
                     p.field == f.name for p in row_problems):
                 row_problems.append(Problem(file, row_no, f.name, "value is missing"))
         layer.derive(rec)
+        geom = None
+        if layer.geometry:
+            geom, err = _geometry_problem(geoms[i] if geoms is not None else None, layer)
+            if err:
+                row_problems.append(Problem(file, row_no, "geometry", err))
+            rec["geom"] = geom
         if "county_code" in fields and not rec.get("county_code"):
-            rec["county_code"] = _derive_county(layer, rec, ctx)
+            rec["county_code"] = _derive_county(layer, rec, ctx) or ctx.county_at(geom)
             if not rec["county_code"] and not row_problems:
                 row_problems.append(Problem(file, row_no, "county_code",
                                             "value is missing and cannot be derived"))
         for name, message in layer.row_problems(rec):
             row_problems.append(Problem(file, row_no, name, message))
-        if layer.geometry:
-            geom, err = _geometry_problem(geoms[i] if geoms is not None else None, layer)
+        if geom is not None and "county_code" in fields:
+            err = _outside_county(geom, rec.get("county_code"), ctx, settings)
             if err:
                 row_problems.append(Problem(file, row_no, "geometry", err))
-            elif geom is not None and "county_code" in fields:
-                err = _outside_county(geom, rec.get("county_code"), ctx, settings)
-                if err:
-                    row_problems.append(Problem(file, row_no, "geometry", err))
-            rec["geom"] = geom
         key = tuple(rec.get(k) for k in layer.key)
         if all(k is not None for k in key):
             if key in seen:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Iterable
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float,
-                        ForeignKey, Index, Integer, MetaData, SmallInteger, Table, Text,
-                        UniqueConstraint, func)
+                        ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, SmallInteger,
+                        Table, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ class Field:
     type: str = "text"
     required: bool = False
     not_null: bool = False
-    default: str | None = None
+    default: str | None = None  # a literal value ("import", "false", "0")
+    default_sql: str | None = None  # an SQL expression ("now()")
     aliases: tuple[str, ...] = ()
     pattern: str | None = None  # regular expression the text must match in full
     choices: tuple[str, ...] | None = None
@@ -99,7 +100,8 @@ class Field:
 
     @property
     def nullable(self) -> bool:
-        return not (self.required or self.not_null or self.default is not None)
+        return not (self.required or self.not_null or self.default is not None
+                    or self.default_sql is not None)
 
     @property
     def json_type(self) -> str:
@@ -151,6 +153,12 @@ class Layer:
     tiles: tuple[TileSpec, ...] = ()
     derived: tuple[str, ...] = ()  # fields import can derive when a file leaves them out
     description: str | None = None
+    # One partition per county (LIST on county_code): a province's cases in one PostGIS, every
+    # county query touching one partition. The key then includes county_code.
+    partitioned: bool = False
+    append_only: bool = False  # rows are never updated or deleted (an event log)
+    provenance: bool = True  # source, source_note and updated_at columns
+    county_key: str | None = None  # the county layer itself: its key is the county code
 
     # --- what the declaration says ------------------------------------------------------------
     @property
@@ -172,14 +180,28 @@ class Layer:
         return [f.name for f in self.fields if f.stored]
 
     @property
+    def primary_key(self) -> tuple[str, ...]:
+        """The key the table enforces: the id or the key, with county_code when partitioned
+        (PostgreSQL wants the partition column in every unique constraint)."""
+        key = (self.id_column,) if self.id_column else self.key
+        return (*key, "county_code") if self.partitioned and "county_code" not in key else key
+
+    @property
+    def conflict_key(self) -> tuple[str, ...]:
+        """Columns an upsert matches rows on (a unique constraint of the table)."""
+        return (*self.key, "county_code") if self.partitioned and "county_code" not in self.key \
+            else self.key
+
+    @property
     def record_id(self) -> str:
         """The column that names one record in URLs (its id, else its one-column key)."""
         return self.id_column or self.key[0]
 
     @property
-    def county_column(self) -> str:
-        """The column holding a row's county code (a county's own code for counties)."""
-        return "county_code" if self.has("county_code") else self.key[0]
+    def county_column(self) -> str | None:
+        """The column holding a row's county code (a county's own code for counties; None for
+        layers shared by every county, such as case categories)."""
+        return self.county_key or ("county_code" if self.has("county_code") else None)
 
     @property
     def personal_fields(self) -> tuple[str, ...]:
@@ -204,37 +226,51 @@ class Layer:
         """The layer's table (and its link tables) in ``metadata``; the one place columns,
         constraints and indexes are written down."""
         columns: list = []
+        pk = self.primary_key
         if self.id_column:
             columns.append(Column(self.id_column, BigInteger, primary_key=True,
                                   autoincrement=True))
-        provenance = []
+        provenance, references = [], []
         for f in self.fields:
             if not f.stored:
                 continue
-            args = [ForeignKey(f"{f.references}.{_key_of(f.references, metadata)}")] \
-                if f.references else []
+            args = []
+            if f.references and _partitioned(f.references, self):
+                # a partitioned table is referenced by its key and county together
+                ref_key = _key_of(f.references, metadata)
+                references.append(ForeignKeyConstraint(
+                    [f.name, "county_code"], [f"{f.references}.{ref_key}",
+                                              f"{f.references}.county_code"]))
+            elif f.references:
+                args = [ForeignKey(f"{f.references}.{_key_of(f.references, metadata)}")]
+            default = text(f.default_sql) if f.default_sql else f.default
             column = Column(f.name, TYPES[f.type][0], *args, nullable=f.nullable,
-                            server_default=f.default, index=bool(f.references),
-                            primary_key=not self.id_column and f.name in self.key)
+                            server_default=default, index=bool(f.references),
+                            primary_key=f.name in pk)
             (provenance if f.name in PROVENANCE_NAMES else columns).append(column)
         if self.geometry:
             columns.append(Column("geom", Geometry(self.geometry.upper(), srid=SRID,
                                                    spatial_index=False),
                                   nullable=not self.geometry_required))
         columns += provenance
-        columns.append(Column("updated_at", DateTime(timezone=True), nullable=False,
-                              server_default=func.now()))
+        if self.provenance:
+            columns.append(Column("updated_at", DateTime(timezone=True), nullable=False,
+                                  server_default=func.now()))
         if self.row_versions:
             columns.append(Column("version", Integer, nullable=False, server_default="1"))
         constraints: list = [CheckConstraint(sql, name=name) for name, sql in self.checks]
+        constraints += references
         if self.geometry:
             constraints.append(CheckConstraint("geom IS NULL OR ST_IsValid(geom)",
                                                name="geom_valid"))
         if self.id_column:
-            constraints.append(UniqueConstraint(*self.key, name=f"uq_{self.table}_natural"))
+            constraints.append(UniqueConstraint(*self.conflict_key,
+                                                name=f"uq_{self.table}_natural"))
         constraints += [UniqueConstraint(*cols, name=f"uq_{self.table}_{name}")
                         for name, cols in self.unique]
-        table = Table(self.table, metadata, *columns, *constraints, info=self._trigger_info())
+        options = {"postgresql_partition_by": "LIST (county_code)"} if self.partitioned else {}
+        table = Table(self.table, metadata, *columns, *constraints, info=self._trigger_info(),
+                      **options)
         if self.geometry:
             Index(f"ix_{self.table}_geom", table.c.geom, postgresql_using="gist")
         list(self.schema_extras(table))  # indexes attach themselves to the table
@@ -244,7 +280,8 @@ class Layer:
 
     def _trigger_info(self) -> dict:
         return {"versioned": self.versioned,
-                "audit_key": self.record_id if self.audited else None}
+                "audit_key": self.record_id if self.audited else None,
+                "append_only": self.append_only, "partitioned": self.partitioned}
 
     def _define_link(self, f: Field, metadata: MetaData) -> Table:
         link = f.link
@@ -280,6 +317,16 @@ class Layer:
                          file: str, settings: "ImportSettings") -> list["Problem"]:
         """Rules about the layer as a whole, checked inside the transaction after writing."""
         return []
+
+    def after_write(self, conn: "Connection", records: list[dict]) -> None:
+        """Work that follows an import inside its transaction (routing imported cases, ...)."""
+
+
+def _partitioned(layer_name: str, referrer: Layer) -> bool:
+    from gridgov.layers import LAYERS
+
+    layer = referrer if layer_name == referrer.name else LAYERS[layer_name]
+    return layer.partitioned
 
 
 def _key_of(layer_name: str, metadata: MetaData) -> str:

@@ -119,6 +119,7 @@ COUNTIES = Counties(
         *PROVENANCE,
     ),
     checks=(("code_format", r"code ~ '^\d{6}$'"),),
+    county_key="code",
 )
 
 TOWNSHIPS = Townships(

@@ -10,8 +10,14 @@ The pages' HTML, CSS and JavaScript are Jinja2 templates in ``templates/`` (see
 :mod:`gridgov.maps.templating`); this module chooses what goes on each page and with which data.
 
 Example:
-    >>> m = overview_map(engine)                 # a folium.Map
+    >>> m = overview_map(engine)                     # tiles from the service, KPIs inline
+    >>> type(m)
+    <class 'folium.folium.Map'>
     >>> html = m.get_root().render()
+    >>> "中阳县网格包联指挥中心" in html, "2,207" in html
+    (True, True)
+    >>> save_standalone(engine, "overview", "overview.html")    # one file, no service needed
+    PosixPath('overview.html')
 """
 
 from __future__ import annotations

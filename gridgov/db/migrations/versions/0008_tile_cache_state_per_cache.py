@@ -8,7 +8,6 @@ Create Date: 2026-11-28 18:39:42.961431
 
 from alembic import op
 import sqlalchemy as sa
-import geoalchemy2
 from sqlalchemy.dialects import postgresql
 
 revision = '0008'

@@ -1,0 +1,210 @@
+"""Self-checks on the files just written (read back from disk, not from memory); invents nothing.
+The counts from the article, the tiling of the county, townships, divisions and cells, validity
+and orientation of every geometry, unique codes, assignments and members consistent with each
+other, the named demonstration stations, and a connected road network that keeps off the
+compounds and reaches every compound and every practice site in the town.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import shapely
+from shapely.geometry import shape
+
+from .common import COUNTY, N_COMPOUNDS, N_MEMBERS, N_ORGS, to_m
+from .roads import ROAD_KINDS
+
+
+def read_layer(out: Path, name: str) -> list[tuple[dict, object]]:
+    fc = json.loads((out / f"{name}.geojson").read_text(encoding="utf-8"))
+    assert fc["type"] == "FeatureCollection"
+    return [(f["properties"], shape(f["geometry"])) for f in fc["features"]]
+
+
+def read_csv(out: Path, name: str) -> list[dict]:
+    raw = (out / f"{name}.csv").read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
+
+
+def assert_tiles(whole, parts: list, what: str, rel: float = 1e-9) -> None:
+    """parts cover whole with no gap and no overlap (areas in squared degrees)."""
+    union = shapely.union_all(parts)
+    assert abs(union.area - whole.area) <= rel * whole.area, f"{what}: union area differs"
+    assert shapely.difference(whole, union).area <= rel * whole.area, f"{what}: gap"
+    assert sum(p.area for p in parts) - whole.area <= rel * whole.area, f"{what}: overlap"
+
+
+def self_check(out: Path) -> dict:
+    L = {n: read_layer(out, n) for n in ("counties", "townships", "divisions", "compounds",
+                                         "grid_cells", "party_orgs", "practice_sites", "roads")}
+    C = {n: read_csv(out, n) for n in ("members", "assignments", "work_groups", "key_tasks")}
+    assert [len(L[n]) for n in ("counties", "townships", "divisions", "compounds", "party_orgs")] \
+        == [1, 6, 89, N_COMPOUNDS, N_ORGS]
+    assert len(C["members"]) == N_MEMBERS and len(C["work_groups"]) == 7 and len(C["key_tasks"]) == 12
+    sites = L["practice_sites"]
+    assert len(sites) == 96 and sum(p["demonstration"] for p, _ in sites) == 10
+    assert [sum(p["tier"] == t for p, _ in sites) for t in ("center", "institute", "station")] == [1, 6, 89]
+
+    for layer, feats in L.items():
+        codes = [p["code"] for p, _ in feats]
+        assert len(set(codes)) == len(codes), f"duplicate codes in {layer}"
+        for p, g in feats:
+            assert g.is_valid and not g.is_empty, f"invalid geometry {layer} {p['code']}"
+            for poly in (g.geoms if g.geom_type == "MultiPolygon" else []):   # RFC 7946: exterior rings
+                assert poly.exterior.is_ccw and not any(r.is_ccw for r in poly.interiors)  # counter-clockwise
+            assert p["source"] in ("nbs2023", "amap", "synthetic") and p["source_note"]
+    for name, rows in C.items():
+        key = "code" if "code" in rows[0] else None
+        if key:
+            assert len({r[key] for r in rows}) == len(rows), f"duplicate codes in {name}"
+    assert len({m["phone"] for m in C["members"]}) == N_MEMBERS
+
+    county = L["counties"][0][1]
+    county_ok = county.buffer(1e-9)
+    for layer, feats in L.items():
+        for p, g in feats:
+            assert county_ok.covers(g), f"{layer} {p['code']} outside the county"
+
+    town = {p["code"]: g for p, g in L["townships"]}
+    div = {p["code"]: g for p, g in L["divisions"]}
+    assert_tiles(county, list(town.values()), "townships / county")
+    for code, g in list(town.items()) + list(div.items()):
+        assert len(g.geoms) == 1, f"{code} is in several pieces"
+    for p, g in L["divisions"]:
+        if p["kind"] == "village":
+            assert to_m(g).area > 1e6, f"village {p['code']} is smaller than 1 km2"
+    for t, g in town.items():
+        assert_tiles(g, [d for c, d in div.items() if c.startswith(t)], f"divisions / {t}")
+    cells = {}
+    for p, g in L["grid_cells"]:
+        cells.setdefault(p["community_code"], []).append((p["seq"], p["code"], g))
+    assert sorted(cells) == [c for c in sorted(div) if c.startswith("141129100") and c[9] == "0"]
+    for comm, cs in cells.items():
+        assert 2 <= len(cs) <= 6 and [s for s, _, _ in sorted(cs)] == list(range(1, len(cs) + 1))
+        assert all(code == f"{comm}{s:02d}" for s, code, _ in cs)
+        # Rows run north to south and tilt with the valley, so that the west cell of a row is
+        # also its northern one: numbering by representative point from north to south is the
+        # same as rows north to south, west to east within a row.
+        by_lat = sorted(cs, key=lambda c: -c[2].representative_point().y)
+        assert [s for s, _, _ in by_lat] == sorted(s for s, _, _ in cs), f"cell order in {comm}"
+        assert all(len(g.geoms) == 1 for _, _, g in cs), f"multi-part cell in {comm}"
+        assert_tiles(div[comm], [g for _, _, g in cs], f"cells / {comm}")
+        assert shapely.union_all([g for _, _, g in cs]).equals(div[comm]), f"cells / {comm} not equal"
+    comps = L["compounds"]
+    per_comm = {}
+    for p, g in comps:
+        assert div[p["community_code"]].contains(g), f"compound {p['code']} leaves its community"
+        assert any(c.contains(g) for _, _, c in cells[p["community_code"]]), f"{p['code']} spans cells"
+        assert p["code"].startswith(p["community_code"]) and len(p["code"]) == 15
+        per_comm[p["community_code"]] = per_comm.get(p["community_code"], 0) + 1
+    assert sorted(per_comm) == sorted(cells) and min(per_comm.values()) >= 4
+    geoms = [g for _, g in comps]
+    tree = shapely.STRtree(geoms)
+    pairs = tree.query(geoms, predicate="intersects")
+    assert all(a == b for a, b in pairs.T), "compounds touch or overlap"
+    assert len({p["name"] for p, _ in comps}) == N_COMPOUNDS
+
+    orgs = {p["code"]: p for p, _ in L["party_orgs"]}
+    assert sum(p["member_count"] for p in orgs.values()) == N_MEMBERS
+    assert all(p["member_count"] >= 3 for p in orgs.values())
+    for p, g in L["party_orgs"]:
+        assert not any(c.contains(g) for c in geoms), f"office of {p['code']} inside a compound"
+    per_org = {}
+    for m in C["members"]:
+        per_org[m["org_code"]] = per_org.get(m["org_code"], 0) + 1
+    assert all(per_org.get(c, 0) == p["member_count"] for c, p in orgs.items())
+    active = [a for a in C["assignments"] if not a["valid_to"]]
+    active_pairs = {(a["org_code"], a["compound_code"]) for a in active}
+    assert {a["compound_code"] for a in active} == {p["code"] for p, _ in comps}
+    assert {a["org_code"] for a in active} == set(orgs)
+    assert all((m["org_code"], m["compound_code"]) in active_pairs for m in C["members"])
+    spans = {}
+    for a in C["assignments"]:
+        end = a["valid_to"] or "9999-12-31"
+        for s, e in spans.get((a["org_code"], a["compound_code"]), []):
+            assert end < s or a["valid_from"] > e, f"overlapping assignments {a}"
+        spans.setdefault((a["org_code"], a["compound_code"]), []).append((a["valid_from"], end))
+    ended = [a for a in C["assignments"] if a["valid_to"]]
+    assert 4 <= len(ended) <= 6
+    for a in ended:
+        nxt = (dt.date.fromisoformat(a["valid_to"]) + dt.timedelta(days=1)).isoformat()
+        assert any(b["org_code"] == a["org_code"] and b["valid_from"] == nxt and not b["valid_to"]
+                   and b["compound_code"] != a["compound_code"] for b in C["assignments"])
+    for t in C["key_tasks"]:
+        resp = t["responsible_orgs"].split(";")
+        assert 1 <= len(resp) <= 4 and all(r in orgs for r in resp)
+        assert t["work_group_code"] in {w["code"] for w in C["work_groups"]}
+    assert {p["work_group_code"] for p in orgs.values()} <= {w["code"] for w in C["work_groups"]}
+
+    stations = {p["division_code"]: (p, g) for p, g in sites if p["tier"] == "station"}
+    assert sorted(stations) == sorted(div)
+    for code, (p, g) in stations.items():
+        assert div[code].contains(g), f"station {p['code']} outside its division"
+    for p, g in sites:
+        if p["tier"] == "institute":
+            assert town[p["township_code"]].contains(g)
+    for code, theme in (("141129104218", "生态文明"), ("141129201213", "乡村旅游"), ("141129201203", "积分超市"),
+                        ("141129100011", "民俗文化"), ("141129100014", "生态宜居")):
+        assert stations[code][0]["demonstration"] is True and stations[code][0]["theme"] == theme
+    check_roads(L)
+    return {"L": L, "C": C}
+
+
+def check_roads(L: dict) -> None:
+    """The road layer is a connected network whose lines meet at shared vertices, runs between
+    the compounds, and reaches every compound and every practice site of the town within 150 m."""
+    roads = L["roads"]
+    assert [p["code"] for p, _ in roads] == [f"{COUNTY}-R{i:04d}" for i in range(1, len(roads) + 1)]
+    assert all(p["kind"] in ROAD_KINDS and p["county_code"] == COUNTY for p, _ in roads)
+    assert all(g.geom_type == "MultiLineString" for _, g in roads)
+    lines = [line for _, g in roads for line in g.geoms]
+    assert road_components(lines) == 1, "the road network is not connected"
+    # Meeting only at shared vertices: noding adds no vertex of its own.
+    def vertices(geoms):
+        return {(round(x, 7), round(y, 7)) for x, y in shapely.get_coordinates(geoms)}
+    assert vertices(shapely.node(shapely.multilinestrings(lines))) == vertices(lines), \
+        "roads cross or meet between vertices"
+
+    comps = [g for _, g in L["compounds"]]
+    for p, g in roads:     # through a compound = the interiors meet; touching would be allowed
+        hits = [c for c in comps if shapely.relate_pattern(g, c, "T********")]
+        assert not hits, f"road {p['code']} runs through a compound"
+    gaps = road_gaps(L)
+    assert len(gaps["town sites"]) == 16   # the centre, 宁乡镇's institute, 14 community stations
+    assert max(gaps["compounds"]) <= 150 and max(gaps["town sites"]) <= 150, "a place is off the roads"
+
+
+def road_gaps(L: dict) -> dict:
+    """Metres (EPSG:4546) from each compound's representative point and each practice site in the
+    town (its communities) to the nearest road."""
+    roads_m = to_m(shapely.union_all([g for _, g in L["roads"]]))
+    town = shapely.union_all([g for p, g in L["divisions"]
+                              if p["township_code"] == "141129100" and p["kind"] == "community"])
+    reps = [to_m(g.representative_point()) for _, g in L["compounds"]]
+    sites = [to_m(g) for _, g in L["practice_sites"] if town.covers(g)]
+    return {"compounds": shapely.distance(roads_m, reps), "town sites": shapely.distance(roads_m, sites)}
+
+
+def road_components(lines: list) -> int:
+    """Connected pieces of a road network once noded where lines meet or cross (union-find over
+    the end points of the noded lines, rounded to the 7 written decimals)."""
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(lines)))
+    parent = {}
+
+    def find(k):
+        parent.setdefault(k, k)
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for line in noded:
+        (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
+        a, b = find((round(x0, 7), round(y0, 7))), find((round(x1, 7), round(y1, 7)))
+        parent[a] = b
+    return len({find(k) for k in list(parent)})

@@ -1,0 +1,63 @@
+"""The summary printed after a build: the figures of the bundle that the README quotes (counts,
+households, distances, access gaps, road lengths). Reads the checked files; invents nothing.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .check import road_gaps
+from .common import to_m
+from .roads import ROAD_KINDS
+
+
+def summarize(data: dict, out: Path) -> None:
+    L, C = data["L"], data["C"]
+    comps = [(p, to_m(g)) for p, g in L["compounds"]]
+    stations = [to_m(g) for p, g in L["practice_sites"] if p["tier"] == "station"]
+    all_sites = [to_m(g) for _, g in L["practice_sites"]]
+    offices = {p["code"]: to_m(g) for p, g in L["party_orgs"]}
+    comp_m = {p["code"]: g for p, g in comps}
+    far_station = sum(min(g.distance(s) for s in stations) > 500 for _, g in comps)
+    far_site = sum(min(g.distance(s) for s in all_sites) > 500 for _, g in comps)
+    far_centroid = sum(min(g.centroid.distance(s) for s in stations) > 500 for _, g in comps)
+    active = [a for a in C["assignments"] if not a["valid_to"]]
+    d_active = [offices[a["org_code"]].distance(comp_m[a["compound_code"]].centroid) for a in active]
+    members = {}
+    for m in C["members"]:
+        members[m["compound_code"]] = members.get(m["compound_code"], 0) + 1
+    per_comp = {}
+    for a in active:
+        per_comp.setdefault(a["compound_code"], set()).add(a["org_code"])
+    hh = sum(p["households"] for p, _ in comps)
+    # Under-covered: fewer than 2 members per 100 households.
+    under = [p for p, _ in comps if members.get(p["code"], 0) * 100 < 2 * p["households"]]
+    under_big = [p for p in under if p["households"] >= 400]
+    sides = [math.sqrt(g.area) for _, g in comps]
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"gridgov Zhongyang bundle -> {out}  ({size / 1024:.0f} KiB, {len(list(out.iterdir()))} files)")
+    print(f"  townships 6, divisions 89 (15 communities, 74 villages), grid cells {len(L['grid_cells'])}")
+    print(f"  compounds {len(comps)}: households {hh:,}, population {sum(p['population'] for p, _ in comps):,}, "
+          f"sqrt(area) {min(sides):.0f}-{max(sides):.0f} m")
+    print(f"  party orgs {len(L['party_orgs'])}, members {len(C['members']):,}, "
+          f"assignments {len(C['assignments'])} ({len(active)} active, "
+          f"{sum(a['kind'] == 'leader' for a in active)} leader, "
+          f"{len(C['assignments']) - len(active)} ended)")
+    print(f"  active assignments with office > 1.5 km from the compound: {sum(d > 1500 for d in d_active)}"
+          f" (median {np.median(d_active):.0f} m, max {max(d_active):.0f} m)")
+    print(f"  compounds with 2-3 orgs: {sum(len(v) >= 2 for v in per_comp.values())}; "
+          f"with < 2 members per 100 households: {len(under)} ({len(under_big)} of >= 400 households); "
+          f"members per compound {min(members.values())}-{max(members.values())}")
+    print(f"  practice sites {len(L['practice_sites'])} (demonstration 10); compounds > 500 m from the "
+          f"nearest station: {far_station} (centroid: {far_centroid}), from any practice site: {far_site}")
+    roads = L["roads"]
+    km = {k: sum(to_m(g).length for p, g in roads if p["kind"] == k) / 1000 for k in ROAD_KINDS}
+    gaps = road_gaps(L)
+    clear = min(to_m(r).distance(g) for _, r in roads for _, g in comps)
+    print(f"  roads {len(roads)}, one connected network ({(out / 'roads.geojson').stat().st_size / 1024:.0f} KiB): "
+          + ", ".join(f"{k} {sum(p['kind'] == k for p, _ in roads)} / {km[k]:.1f} km" for k in ROAD_KINDS))
+    print(f"  nearest road within {max(gaps['compounds']):.0f} m of every compound's representative point "
+          f"and {max(gaps['town sites']):.0f} m of the {len(gaps['town sites'])} practice sites in the town; "
+          f"streets keep >= {clear:.1f} m off the compounds")
