@@ -93,6 +93,21 @@ class Gridgov:
     def scenarios(self) -> pd.DataFrame:
         return _scenario.list_scenarios(self.engine)
 
+    def cases(self, since: dt.date | None = None, personal: bool = False) -> gpd.GeoDataFrame:
+        """Cases as points, with ``open`` and ``overdue`` flags; reporters' contacts only with
+        ``personal=True`` (for whoever holds the database password)."""
+        from gridgov.cases.store import cases_frame
+
+        return cases_frame(self.engine, counties=self.counties, since=since, personal=personal)
+
+    def case_kpis(self, level: str = "unit", period: str = "month",
+                  start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+        """按期结案率, 结案率, 返工率, 及时/准确派遣率 and times to close, per unit or place."""
+        from gridgov.cases.kpis import case_kpis
+
+        return case_kpis(self.engine, level=level, period=period, start=start, end=end,
+                         counties=self.counties)
+
 
 def connect(url: str | None = None, counties: list[str] | None = None,
             settings: AnalysisSettings | None = None) -> Gridgov:

@@ -100,7 +100,8 @@ def _analysis_collections() -> list[Collection]:
                    frame=cov, extent_tables=("compounds",)),
         Collection("gaps", "问题小区 · gaps",
                    "Compounds needing action, ranked, with reasons (reasons_zh) and score parts",
-                   "code", {}, live + ("practice_sites", "roads"), "MultiPolygon", frame=gap,
+                   "code", {}, live + ("practice_sites", "roads", "cases"), "MultiPolygon",
+                   frame=gap,
                    extent_tables=("compounds",)),
         Collection("access", "阵地可达性 · access",
                    "Walking distance from compounds and villages/communities to the nearest "

@@ -110,6 +110,10 @@ class AnalysisSettings(BaseSettings):
     # one new sites are placed to serve. Stations are community-level facilities, which
     # GB 50180-2018 puts in the 5- to 10-minute circles.
     access_target: Literal["5min", "10min", "15min"] = "10min"
+    # Cases in the gaps ranking: a compound with open cases past their deadline, or more than
+    # this many cases per 100 households over the window, needs attention.
+    case_window_days: int = Field(default=90, ge=1)
+    hotspot_per_100_households: float = Field(default=10.0, gt=0)
 
     @property
     def access_target_m(self) -> float:
@@ -207,3 +211,47 @@ class CaseSettings(BaseSettings):
     duplicate_days: float = Field(default=7.0, ge=0)
     boundary_m: float = Field(default=20.0, ge=0)  # closer to a boundary: flagged
     min_due_to_rank: int = Field(default=5, ge=1)  # units with fewer due cases are not ranked
+
+
+class NotifySettings(BaseSettings):
+    """Notifications through the job queue (``GRIDGOV_NOTIFY_*``, gridgov.jobs).
+
+    ``GRIDGOV_NOTIFY_WEBHOOKS``: a JSON object from who is told to where. Keys: a unit's code
+    (an organization, community/village or township), ``"*"`` (every unit without its own entry),
+    ``"center"`` (the command center: overdue notices), ``"reporter:ACCOUNT"`` (one reporter's
+    follow channel) and ``"reporter"`` (every reporter with an account: a gateway that maps the
+    account to a WeChat user or phone). Values: a webhook URL, or an object
+    ``{"url": ..., "secret": ...}``, or ``{"channel": "sms" | "wechat", ...}`` for a gateway.
+    Webhooks are signed with HMAC-SHA256 (their own ``secret``, else ``GRIDGOV_NOTIFY_SECRET``).
+    A delivery is tried ``attempts`` times in all, ``backoff_s`` × ``backoff_factor``^n apart
+    (at most ``backoff_max_s``); then it is a dead letter (``gridgov jobs dead``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_NOTIFY_", extra="ignore")
+
+    webhooks: dict[str, str | dict] = Field(default_factory=dict)
+    secret: str = ""
+    timeout_s: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=6, ge=1)  # deliveries tried in all, the first included
+    backoff_s: float = Field(default=30.0, ge=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    backoff_max_s: float = Field(default=3600.0, ge=0)
+    # the sweep notices deadlines crossed this long ago at most (a worker down for longer
+    # does not flood units with stale warnings when it comes back)
+    lookback_hours: float = Field(default=24.0, gt=0)
+    concurrency: int = Field(default=4, ge=1)  # deliveries a worker makes at once
+
+    @field_validator("webhooks")
+    @classmethod
+    def _subscriptions(cls, value: dict) -> dict:
+        for key, target in value.items():
+            url = target if isinstance(target, str) else target.get("url")
+            kind = "webhook" if isinstance(target, str) else target.get("channel", "webhook")
+            if kind == "webhook" and not (isinstance(url, str)
+                                          and re.match(r"https?://[^/\s]+", url)):
+                raise ConfigError(f"GRIDGOV_NOTIFY_WEBHOOKS[{key!r}]: {target!r} is not an "
+                                  "http(s) URL nor an object with one under \"url\"")
+            if kind not in ("webhook", "sms", "wechat"):
+                raise ConfigError(f"GRIDGOV_NOTIFY_WEBHOOKS[{key!r}]: channel {kind!r} is not "
+                                  "webhook, sms or wechat")
+        return value

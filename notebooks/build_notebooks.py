@@ -84,6 +84,43 @@ NOTEBOOKS = {
                  "result.access_before, result.access_after"),
         ("code", "sites.explore(tiles=None, marker_kwds={\"radius\": 8}, color=\"red\")"),
     ],
+    "04_case_hotspots.ipynb": [
+        ("md", "# 工单热点与单位表现 · Case hot spots and unit performance\n\nWhere residents' "
+               "随手拍 reports, community whistles and 12345 orders concentrate, which units close "
+               "them on time, and how cases change the gap ranking. Cases come from "
+               "`gg.cases()` (no reporter's contact unless asked for), KPIs from `gg.case_kpis()`, "
+               "the same functions the service's /cases/kpis uses."),
+        ("code", "import gridgov\nimport pandas as pd\n\ngg = gridgov.connect()\n"
+                 "cases = gg.cases()\ncases.groupby([\"channel\", \"status\"]).size().unstack("
+                 "fill_value=0)"),
+        ("md", "## Hexagon bins · 六边形热点 (H3 resolution 9, ≈ 0.1 km² each)"),
+        ("code", "import h3\nimport geopandas as gpd\nfrom shapely.geometry import Polygon\n\n"
+                 "cases[\"hex\"] = [h3.latlng_to_cell(p.y, p.x, 9) for p in cases.geometry]\n"
+                 "hot = cases.groupby(\"hex\").agg(cases=(\"code\", \"size\"), "
+                 "open=(\"open\", \"sum\"), overdue=(\"overdue\", \"sum\"))\n"
+                 "hexes = gpd.GeoDataFrame(hot, geometry=[Polygon([(lng, lat) for lat, lng in "
+                 "h3.cell_to_boundary(h)]) for h in hot.index], crs=4326)\n"
+                 "hexes.sort_values(\"cases\", ascending=False).head(10)"),
+        ("code", "hexes.reset_index().explore(column=\"cases\", tiles=None, cmap=\"OrRd\", "
+                 "tooltip=[\"cases\", \"open\", \"overdue\"])"),
+        ("md", "## Seasons · 季节与类别: cases per month by category"),
+        ("code", "month = cases.reported_at.dt.tz_convert(\"Asia/Shanghai\").dt.strftime(\"%Y-%m\")\n"
+                 "pd.crosstab(cases.category_code, month)"),
+        ("md", "## Units · 单位表现: 按期结案率 per organization and month; units with fewer than "
+               "5 due cases are listed, not ranked"),
+        ("code", "k = gg.case_kpis(level=\"unit\", period=\"month\")\n"
+                 "last = k[k.period == k.period.max()].sort_values(\"rank\")\n"
+                 "last[[\"name\", \"due\", \"closed_on_time\", \"on_time_rate\", "
+                 "\"rework_rate\", \"accurate_dispatch_rate\", \"median_hours\", \"rank\", "
+                 "\"note_zh\"]].head(15)"),
+        ("code", "gg.case_kpis(level=\"township\", period=\"month\").pivot_table("
+                 "index=\"name\", columns=\"period\", values=\"on_time_rate\").round(3)"),
+        ("md", "## Cases in the gap ranking · 工单进入问题小区排序: overdue cases and cases per "
+               "100 households are score parts beside coverage on paper"),
+        ("code", "g = gg.gaps()\ng[g.score_overdue + g.score_cases > 0][[\"rank\", \"name\", "
+                 "\"overdue_cases\", \"cases_per_100\", \"score_overdue\", \"score_cases\", "
+                 "\"reasons_zh\"]].head(10)"),
+    ],
 }
 
 

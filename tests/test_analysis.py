@@ -113,7 +113,8 @@ def test_gaps_ranked_with_reasons(county):
     assert top["score_uncovered"] == 105  # 100 + 50 households / 10
     assert top["priority"] == pytest.approx(top[["score_uncovered", "score_shortfall",
                                                  "score_distance", "score_access",
-                                                 "score_fragmented"]].sum())
+                                                 "score_fragmented", "score_overdue",
+                                                 "score_cases"]].sum())
     assert "未包联" in top["reasons_zh"]
     c1 = g.set_index("code").loc["C1"]
     assert c1["shortfall"] == 2 and "需增加2名党员" in c1["reasons_zh"]

@@ -284,3 +284,60 @@ def test_county_queries_read_one_partition(zy, databases, tmp_path):
         plan = "\n".join(r[0] for r in conn.execute(text(
             "EXPLAIN SELECT * FROM case_events WHERE county_code = '990001' AND case_code = 'x'")))
         assert "case_events__990001" in plan and "case_events__141129" not in plan
+
+
+def test_overdue_and_frequent_cases_rank_compounds_in_gaps(zy, places):
+    from gridgov.analysis import gaps
+
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=20)
+    case = _report(zy, places["compound"])
+    case = _move(zy, case, "file", CENTER, now=long_ago)
+    _move(zy, case, "dispatch", CENTER, now=long_ago)  # one working day: long past
+    g = gaps.gaps(zy).set_index("code")
+    row = g.loc[places["compound_code"]]
+    assert "overdue_cases" in row["rules"] and row["score_overdue"] == 3.0
+    assert "有1件工单逾期未办结" in row["reasons_zh"]
+    assert row["cases_per_100"] > 0
+
+
+def test_bulk_import_of_12345_orders_with_chinese_headers(zy, places, tmp_path):
+    import pandas as pd
+
+    from gridgov.io.crs import wgs84_to_bd09, wgs84_to_gcj02
+
+    rows = []
+    for i, (where, category) in enumerate([("compound", "0101"), ("grid_cell", "0402"),
+                                           ("village", "0101"), ("compound", "5101")]):
+        lon, lat = places[where]
+        bx, by = wgs84_to_bd09(lon, lat)
+        rows.append({"工单编号": f"12345-2026-{i:04d}", "类别编码": category,
+                     "诉求内容": "市民来电反映问题", "来电时间": f"2026-11-{10 + i:02d} 09:30",
+                     "经度": float(bx), "纬度": float(by), "联系电话": "13800138000",
+                     "来电人": "李先生", "渠道": "hotline"})
+    path = tmp_path / "12345工单.xlsx"
+    pd.DataFrame(rows).to_excel(path, index=False)
+    from gridgov.io.importer import import_layer
+
+    result = import_layer(zy, "cases", path, crs="bd09")
+    assert result.inserted == 4
+    with zy.connect() as conn:
+        got = {r.code: r for r in conn.execute(text(
+            "SELECT code, routing_rule, unit_code, compound_code, handle_due, dispatch_due, "
+            "reported_at FROM cases WHERE code LIKE '12345-%' ORDER BY code"))}
+        events = conn.execute(text("SELECT count(*) FROM case_events WHERE action = 'import' "
+                                   "AND case_code LIKE '12345-%'")).scalar()
+    assert [got[f"12345-2026-{i:04d}"].routing_rule for i in range(4)] == [
+        "compound", "grid_cell", "division", "override"]
+    assert got["12345-2026-0000"].compound_code == places["compound_code"]  # BD-09 converted
+    assert all(r.handle_due and r.dispatch_due for r in got.values()) and events == 4
+    assert got["12345-2026-0000"].reported_at.astimezone(SHANGHAI).hour == 9  # Beijing time
+
+    # one bad row refuses the whole file, naming row and field
+    bad = pd.DataFrame([{**rows[0], "工单编号": "12345-2026-9000"},
+                        {**rows[1], "工单编号": "12345-2026-9001", "类别编码": "9999"}])
+    bad.to_excel(path, index=False)
+    with pytest.raises(InputError, match=r"row 3, field 'category_code'"):
+        import_layer(zy, "cases", path, crs="bd09")
+    with zy.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM cases WHERE code LIKE '12345-2026-9%'")
+                            ).scalar() == 0

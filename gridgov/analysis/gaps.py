@@ -8,7 +8,11 @@ same size and distance matters less than people:
 - ``score_distance``: 1 per 200 m that the farthest office lies beyond ``far_m``;
 - ``score_access``: 1 per 100 m walked beyond the target life circle (settings.access_target,
   default the 10-minute circle, 500 m), × households / 500;
-- ``score_fragmented``: 5 per organization beyond ``max_orgs``.
+- ``score_fragmented``: 5 per organization beyond ``max_orgs``;
+- ``score_overdue``: 3 per open case past its handling deadline (what happens, not only what is
+  on paper);
+- ``score_cases``: cases per 100 households over the last ``case_window_days`` (90), halved, where
+  that rate reaches ``hotspot_per_100_households`` (10).
 
 Example:
     >>> from datetime import date
@@ -32,7 +36,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from gridgov.analysis.sqlfiles import connection
 from gridgov.analysis.access import access
@@ -45,7 +49,30 @@ REASON_ZH = {
     "far_assignment": "包联单位驻地过远（{far:.1f}公里）",
     "fragmented": "包联单位过多（{orgs}个），责任分散",
     "no_site_nearby": "不在新时代文明实践阵地{circle}生活圈内（步行约{walk:.0f}米）",
+    "overdue_cases": "有{overdue:.0f}件工单逾期未办结",
+    "case_hotspot": "近{days}天每百户{per100:.1f}件工单，问题多发",
 }
+
+_CASES = text("""
+SELECT compound_code AS code,
+       count(*) FILTER (WHERE status = ANY(:open) AND handle_due < :now) AS overdue_cases,
+       count(*) FILTER (WHERE reported_at >= :since AND status <> 'duplicate') AS recent_cases
+FROM cases
+WHERE compound_code IS NOT NULL AND (:all_counties OR county_code = ANY(:counties))
+GROUP BY compound_code
+""")
+
+
+def case_load(conn, counties: list[str] | None, window_days: int,
+              now: dt.datetime | None = None) -> pd.DataFrame:
+    """Per compound: open cases past their deadline, and cases reported in the window."""
+    from gridgov.cases.lifecycle import OPEN
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    result = conn.execute(_CASES, {"open": list(OPEN), "now": now,
+                                   "since": now - dt.timedelta(days=window_days),
+                                   "all_counties": not counties, "counties": list(counties or [])})
+    return pd.DataFrame(result.all(), columns=["code", "overdue_cases", "recent_cases"])
 
 
 def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
@@ -56,9 +83,15 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     with connection(bind) as conn:
         cov = coverage(conn, as_of, counties, s)
         acc = access(conn, counties, s)
+        cases = case_load(conn, counties, s.case_window_days)
     acc = pd.DataFrame(acc[acc["kind"] == "compound"][["code", "nearest_walk_m", "life_circle",
                                                        "station_code"]])
-    g = cov.merge(acc, on="code", how="left")
+    g = cov.merge(acc, on="code", how="left").merge(cases, on="code", how="left")
+    g[["overdue_cases", "recent_cases"]] = g[["overdue_cases", "recent_cases"]].fillna(0)
+    g["cases_per_100"] = (100 * g["recent_cases"] / g["households"].where(g["households"] > 0)
+                          ).fillna(0.0).round(2)
+    overdue = g["overdue_cases"] > 0
+    hotspot = g["cases_per_100"] >= s.hotspot_per_100_households
     g["shortfall"] = np.maximum(np.ceil(g["members_needed"] - g["members"] - 1e-9), 0)
     uncovered = g["status"] == "uncovered"
     under = g["status"] == "under_covered"
@@ -73,8 +106,11 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     walk_excess = (g["nearest_walk_m"].fillna(target * 3) - target).clip(lower=0)
     g["score_access"] = np.where(no_site, walk_excess / 100 * g["households"] / 500, 0.0)
     g["score_fragmented"] = np.where(fragmented, 5 * (g["orgs"] - s.max_orgs), 0.0)
+    # what happens counts beside what is on paper: late cases first, then many cases
+    g["score_overdue"] = 3.0 * g["overdue_cases"]
+    g["score_cases"] = np.where(hotspot, g["cases_per_100"] / 2, 0.0)
     parts = ["score_uncovered", "score_shortfall", "score_distance", "score_access",
-             "score_fragmented"]
+             "score_fragmented", "score_overdue", "score_cases"]
     g[parts] = g[parts].astype(float).round(2)
     g["priority"] = g[parts].sum(axis=1).round(2)
 
@@ -91,12 +127,17 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
             r.append("fragmented")
         if no_site[i]:
             r.append("no_site_nearby")
+        if overdue[i]:
+            r.append("overdue_cases")
+        if hotspot[i]:
+            r.append("case_hotspot")
         rules.append(r)
         reasons.append("；".join(REASON_ZH[k].format(
             shortfall=row["shortfall"], hpm=s.max_households_per_member,
             far=(row["max_office_m"] or 0) / 1000, orgs=row["orgs"],
             circle=s.access_target.replace("min", "分钟"),
-            walk=row["nearest_walk_m"] if pd.notna(row["nearest_walk_m"]) else float("nan"))
+            walk=row["nearest_walk_m"] if pd.notna(row["nearest_walk_m"]) else float("nan"),
+            overdue=row["overdue_cases"], days=s.case_window_days, per100=row["cases_per_100"])
             for k in r))
     g["rules"] = rules
     g["reasons_zh"] = reasons
@@ -113,6 +154,8 @@ XLSX_COLUMNS = {
     "shortfall": "党员缺口", "max_office_m": "最远驻地距离(米)", "nearest_walk_m": "至最近阵地步行(米)",
     "priority": "优先级得分", "score_uncovered": "得分:未包联", "score_shortfall": "得分:力量缺口",
     "score_distance": "得分:距离", "score_access": "得分:阵地可达", "score_fragmented": "得分:分散",
+    "overdue_cases": "逾期工单", "cases_per_100": "每百户工单", "score_overdue": "得分:逾期工单",
+    "score_cases": "得分:工单多发",
     "reasons_zh": "问题说明", "orgs_zh": "包联单位",
 }
 

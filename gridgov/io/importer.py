@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
-from sqlalchemy import (Connection, Engine, LargeBinary, bindparam, func, literal_column, text,
+from sqlalchemy import (Connection, Engine, LargeBinary, bindparam, func, select, text,
                         tuple_)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -169,18 +169,22 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
         values["geom"] = func.ST_SetSRID(
             func.ST_GeomFromWKB(bindparam("geom_wkb", type_=LargeBinary)), tables.SRID)
     stmt = pg_insert(table).values(values)
-    update = {c: stmt.excluded[c] for c in columns if c not in spec.key}
+    update = {c: stmt.excluded[c] for c in columns if c not in spec.conflict_key}
     update["updated_at"] = func.now()
     if "version" in table.c:
         update["version"] = table.c.version + 1
     # Rows that would not change are left alone: a re-import of the same file writes nothing,
     # so the audit log and versions record real changes only.
-    changed = [c for c in columns if c not in spec.key]
+    changed = [c for c in columns if c not in spec.conflict_key]
     differs = tuple_(*[table.c[c] for c in changed]).is_distinct_from(
         tuple_(*[stmt.excluded[c] for c in changed])) if changed else None
     # the key is the primary key, or the natural key's unique constraint beside an id
-    stmt = stmt.on_conflict_do_update(index_elements=list(spec.key), set_=update, where=differs)
-    stmt = stmt.returning(literal_column("(xmax = 0)").label("inserted"))
+    key = [table.c[c] for c in spec.conflict_key]
+    stmt = stmt.on_conflict_do_update(index_elements=list(spec.conflict_key), set_=update,
+                                      where=differs)
+    # the rows written come back by key; those not there before were inserted (xmax = 0 would
+    # say so in one step, but partitioned tables cannot return system columns)
+    stmt = stmt.returning(*key)
 
     params = []
     for rec in prepared.records:
@@ -196,10 +200,12 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
     with progress:
         for start in range(0, len(params), BATCH):
             chunk = params[start:start + BATCH]
-            flags = conn.execute(stmt, chunk).scalars().all() if len(chunk) > 1 else \
-                conn.execute(stmt, chunk[0]).scalars().all()
-            inserted += sum(bool(f) for f in flags)
-            returned += len(flags)
+            keys = [tuple(p.get(c) for c in spec.conflict_key) for p in chunk]
+            before = set(conn.execute(select(*key).where(tuple_(*key).in_(keys))).all())
+            written = conn.execute(stmt, chunk).all() if len(chunk) > 1 else \
+                conn.execute(stmt, chunk[0]).all()
+            inserted += sum(tuple(r) not in before for r in written)
+            returned += len(written)
             progress.update(len(chunk))
     for f in spec.links:
         if f.name in prepared.columns:
