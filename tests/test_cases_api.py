@@ -169,3 +169,19 @@ def test_intake_is_rate_limited_per_address(databases, seeded_template, tmp_path
             tries = [api.post("/auth/token", data={"username": "nobody", "password": "guess"})
                      .status_code for _ in range(8)]
             assert tries[0] == 401 and 429 in tries
+
+
+def test_categories_are_edited_like_any_layer(case_service):
+    api, keys, _ = case_service
+    read = api.get("/edits/categories/0101", headers=as_(keys, "plan"))
+    assert read.status_code == 200 and read.json()["limit_type"] == "working_days"
+    changed = api.patch("/edits/categories/0101", json={"time_limit": 2},
+                        headers=as_(keys, "plan", **{"If-Match": read.headers["etag"]}))
+    assert changed.status_code == 200 and changed.json()["time_limit"] == 2
+    assert api.patch("/edits/categories/0101", json={"time_limit": 3},
+                     headers=as_(keys, "plan", **{"If-Match": read.headers["etag"]})
+                     ).status_code == 412
+    assert api.patch("/edits/categories/0101", json={"time_limit": 3},
+                     headers=as_(keys, "center")).status_code == 403
+    log = api.get("/audit?table=case_categories&key=0101", headers=as_(keys, "boss")).json()
+    assert log[0]["actor"] == "plan" and log[0]["after"]["time_limit"] == 2

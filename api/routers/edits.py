@@ -25,7 +25,8 @@ from ..routing import RetryReads
 from ..security import require
 
 router = APIRouter(prefix="/edits", tags=["Edits"], route_class=RetryReads)
-TABLES = {"assignments": "assignments", "sites": "practice_sites", "orgs": "party_orgs"}
+TABLES = {"assignments": "assignments", "sites": "practice_sites", "orgs": "party_orgs",
+          "categories": "case_categories"}
 
 
 def _version(if_match: str | None) -> int:
@@ -51,7 +52,7 @@ def _write(eng: Engine, who: Principal, fn, *args):
 
 
 @router.get("/{kind}/{key}", summary="A record and its version (ETag)")
-async def read(kind: Literal["assignments", "sites", "orgs"], key: str,
+async def read(kind: Literal["assignments", "sites", "orgs", "categories"], key: str,
                eng: Engine = Depends(engine), who: Principal = Depends(require("viewer"))):
     table = TABLES[kind]
     layer = get_layer(table)
@@ -123,8 +124,22 @@ class OrgChange(_LocatedChange):
     work_group_code: str | None = Field(None, max_length=64)
 
 
+class CategoryChange(BaseModel):
+    """A case category's name, time limit, conditions, routing override, open or not."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    time_limit: float | None = Field(None, gt=0, le=10_000)
+    limit_type: Literal["urgent_hours", "working_hours", "working_days",
+                        "natural_days"] | None = None
+    filing_condition: str | None = Field(None, max_length=2000)
+    closing_condition: str | None = Field(None, max_length=2000)
+    route_org_code: str | None = Field(None, max_length=64)
+    active: bool | None = None
+    model_config = {"extra": "forbid"}
+
+
 async def _patch(eng: Engine, who: Principal, table: str, code: str,
-                 body: _LocatedChange, if_match: str | None) -> JSONResponse:
+                 body: BaseModel, if_match: str | None) -> JSONResponse:
     version = _version(if_match)
     row = await _write(eng, who, edits.update_versioned, table, code,
                        body.model_dump(exclude_none=True), version)
@@ -143,3 +158,10 @@ async def change_org(code: str, eng: Engine = Depends(engine), body: OrgChange =
                      if_match: str | None = Header(None),
                      who: Principal = Depends(require("planner"))):
     return await _patch(eng, who, "party_orgs", code, body, if_match)
+
+
+@router.patch("/categories/{code}", summary="Change a case category (time limit, routing, ...)")
+async def change_category(code: str, eng: Engine = Depends(engine),
+                          body: CategoryChange = Body(...), if_match: str | None = Header(None),
+                          who: Principal = Depends(require("planner"))):
+    return await _patch(eng, who, "case_categories", code, body, if_match)
