@@ -527,5 +527,63 @@ def scenario_cmd(source: str = typer.Argument(..., help="a JSON file of changes,
         typer.echo(f"saved as {save!r}")
 
 
+@app.command("worker")
+def worker_cmd(concurrency: Optional[int] = typer.Option(
+        None, min=1, help="deliveries at once (default GRIDGOV_NOTIFY_CONCURRENCY or 4)")) -> None:
+    """Run the job-queue worker: notifications to webhooks, retries, the minute sweep for
+    warnings and overdue cases (Ctrl-C or SIGTERM stops it after the jobs in hand)."""
+    import logging
+
+    from gridgov.jobs import queue
+
+    logging.basicConfig(level=logging.INFO,
+                        format='{"time":"%(asctime)s","level":"%(levelname)s",'
+                               '"logger":"%(name)s","message":"%(message)s"}')
+    try:
+        _engine()
+        for warning in queue.check_settings():
+            typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
+        typer.echo("notification worker running (gridgov.jobs)", err=True)
+        queue.run_worker(concurrency=concurrency)
+    except GridgovError as exc:
+        _fail(exc)
+
+
+jobs_app = typer.Typer(no_args_is_help=True,
+                       help="The job queue: dead letters (notices that never arrived), retries.")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("dead")
+def jobs_dead(limit: int = typer.Option(200, min=1, help="at most this many, newest first")
+              ) -> None:
+    """List jobs that failed their last attempt (the dead letters)."""
+    from gridgov.jobs import queue
+
+    try:
+        rows = queue.dead_letters(_engine(), limit)
+    except GridgovError as exc:
+        _fail(exc)
+    if not rows:
+        typer.echo("no dead letters")
+    for r in rows:
+        when = r["failed_at"].isoformat(timespec="seconds") if r["failed_at"] else "?"
+        what = f"{r['kind']} {r['case_code']} -> {r['subscription']}" if r["kind"] else r["task"]
+        typer.echo(f"{r['id']:>8}  {when}  {r['tries']} tries  {what}")
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int = typer.Argument(..., help="a job id from `gridgov jobs dead`")
+               ) -> None:
+    """Put a dead letter back in the queue for one more attempt."""
+    from gridgov.jobs import queue
+
+    try:
+        queue.retry(_engine(), job_id)
+    except GridgovError as exc:
+        _fail(exc)
+    typer.echo(f"job {job_id} queued again")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m gridgov`
     sys.exit(app())

@@ -255,3 +255,31 @@ class NotifySettings(BaseSettings):
                 raise ConfigError(f"GRIDGOV_NOTIFY_WEBHOOKS[{key!r}]: channel {kind!r} is not "
                                   "webhook, sms or wechat")
         return value
+
+
+class ActivitySettings(BaseSettings):
+    """Check-ins, hours, verified coverage, accounts and the scorecard (``GRIDGOV_ACTIVITY_*``).
+
+    A check-in counts inside the compound's outline plus ``fence_m`` and after ``min_minutes``;
+    it is flagged for a planner (not dropped) when the phone's accuracy is worse than
+    ``max_accuracy_m``, the client reports a mocked position, or the member would have moved
+    faster than ``max_speed_kmh`` since the previous check-in. A compound is covered in fact
+    with ``min_visit_days`` days of verified visits in the period. Positions older than
+    ``retention_days`` are reduced to the compound and the day.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_ACTIVITY_", extra="ignore")
+
+    fence_m: float = Field(default=100.0, ge=0)
+    min_minutes: float = Field(default=5.0, ge=0)
+    max_accuracy_m: float = Field(default=100.0, gt=0)
+    max_speed_kmh: float = Field(default=120.0, gt=0)
+    min_visit_days: int = Field(default=2, ge=1)
+    manual_hours_cap: float = Field(default=8.0, gt=0)  # per member per day, added by hand
+    retention_days: int = Field(default=365, ge=1)
+    account_due_working_days: float = Field(default=5.0, gt=0)  # into the next month
+    # scorecard weights (they need not add up to 1: the score is their weighted mean)
+    weight_visits: float = Field(default=0.4, ge=0)
+    weight_accounts: float = Field(default=0.2, ge=0)
+    weight_demands: float = Field(default=0.2, ge=0)
+    weight_cases: float = Field(default=0.2, ge=0)

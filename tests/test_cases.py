@@ -15,9 +15,11 @@ from gridgov.cases import intake, kpis, lifecycle, routing
 from gridgov.errors import Conflict, InputError, StateConflict
 from gridgov.io.importer import import_bundle, import_layer
 
+# as in the bundle (geodata/zhongyang/case_categories.csv), for databases made without it
 CATEGORIES = """code,kind,class_name,name,time_limit,limit_type,route_org_code
 0101,event,市容环境,暴露垃圾（乱扔垃圾）,1,working_days,
-0402,event,街面秩序,乱停乱放（机动车）,2,working_hours,
+0103,event,市容环境,小区环境脏乱,2,working_days,
+0402,event,街面秩序,乱停乱放（机动车）,2,working_hours,141129-P094
 5101,component,公用设施,路灯损坏,3,working_days,{override}
 """
 CENTER = Principal("center", "dispatcher")
@@ -29,8 +31,8 @@ MONDAY = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
 def ensure_categories(engine, tmp_path, override="141129-P051"):
     with engine.connect() as conn:
         have = conn.execute(text("SELECT count(*) FROM case_categories WHERE code IN "
-                                 "('0101', '0402', '5101')")).scalar()
-    if have < 3:
+                                 "('0101', '0103', '0402', '5101')")).scalar()
+    if have < 4:
         path = tmp_path / "case_categories.csv"
         path.write_text(CATEGORIES.format(override=override), encoding="utf-8")
         import_layer(engine, "case_categories", path)
@@ -249,7 +251,8 @@ def test_kpis_rates_and_the_ranking_rule(zy, places):
     for i in range(6):
         case = _report(zy, places["compound"])
         unit = Principal("u", "handler", case["unit_code"])
-        start = dt.datetime(2026, 9, 1, 9, 0, tzinfo=SHANGHAI) + dt.timedelta(days=i)
+        # June 2025: before the bundle's year of cases, so only these six are due
+        start = dt.datetime(2025, 6, 2, 9, 0, tzinfo=SHANGHAI) + dt.timedelta(days=i)
         case = _move(zy, case, "file", CENTER, now=start)
         case = _move(zy, case, "dispatch", CENTER, now=start)
         case = _move(zy, case, "sign", unit, now=start)
@@ -257,15 +260,15 @@ def test_kpis_rates_and_the_ranking_rule(zy, places):
         done = start + (dt.timedelta(hours=1) if i < 4 else dt.timedelta(days=7))
         case = _move(zy, case, "handle", unit, now=done)
         _move(zy, case, "approve", CENTER, now=done + dt.timedelta(hours=1))
-    k = kpis.case_kpis(zy, level="unit", period="month", start=dt.date(2026, 9, 1),
-                       end=dt.date(2026, 10, 1), counties=["141129"])
+    k = kpis.case_kpis(zy, level="unit", period="month", start=dt.date(2025, 6, 1),
+                       end=dt.date(2025, 7, 1), counties=["141129"])
     row = k[k.key == unit.org_code].iloc[0]
     assert (row.due, row.closed, row.closed_on_time) == (6, 6, 4)
     assert row.on_time_rate == pytest.approx(4 / 6) and row.close_rate == 1.0
     assert row.ranked and row["rank"] == 1
     assert row["name"]
-    few = kpis.case_kpis(zy, level="unit", period="week", start=dt.date(2026, 9, 1),
-                         end=dt.date(2026, 10, 1), counties=["141129"])
+    few = kpis.case_kpis(zy, level="unit", period="week", start=dt.date(2025, 6, 1),
+                         end=dt.date(2025, 7, 1), counties=["141129"])
     assert (~few.ranked).any() and few[~few.ranked]["rank"].isna().all()
 
 
@@ -306,7 +309,7 @@ def test_bulk_import_of_12345_orders_with_chinese_headers(zy, places, tmp_path):
     from gridgov.io.crs import wgs84_to_bd09, wgs84_to_gcj02
 
     rows = []
-    for i, (where, category) in enumerate([("compound", "0101"), ("grid_cell", "0402"),
+    for i, (where, category) in enumerate([("compound", "0101"), ("grid_cell", "0103"),
                                            ("village", "0101"), ("compound", "5101")]):
         lon, lat = places[where]
         bx, by = wgs84_to_bd09(lon, lat)

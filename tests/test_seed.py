@@ -59,7 +59,8 @@ def test_real_codes_and_invented_features_say_so(seeded_engine):
     expected = {c: r["name"] for c, r in real.items() if r["level"] == "village_or_community"}
     assert stored == expected
     for table in ("townships", "divisions", "compounds", "grid_cells", "party_orgs", "members",
-                  "assignments", "practice_sites", "work_groups", "key_tasks", "roads"):
+                  "assignments", "practice_sites", "work_groups", "key_tasks", "roads",
+                  "case_categories", "cases"):
         sources = {s for (s,) in q(seeded_engine, f"SELECT DISTINCT source FROM {table}")}
         assert sources == {"synthetic"}, table
         assert q(seeded_engine, f"SELECT count(*) FROM {table} WHERE source_note IS NULL")[0][0] == 0
@@ -86,6 +87,41 @@ def test_geometry_is_sound(seeded_engine):
     # phones are plainly fictitious: an 11-digit form no carrier issues
     (real_looking,), = q(seeded_engine, "SELECT count(*) FROM members WHERE phone !~ '^100'")
     assert real_looking == 0
+
+
+def test_cases_are_an_invented_year(seeded_engine):
+    (categories, events, components), = q(seeded_engine, """
+        SELECT count(*), count(*) FILTER (WHERE kind = 'event'),
+               count(*) FILTER (WHERE kind = 'component') FROM case_categories""")
+    assert (categories, events, components) == (30, 20, 10)
+    (n, first, last), = q(seeded_engine, """
+        SELECT count(*), min(reported_at AT TIME ZONE 'Asia/Shanghai')::date,
+               max(reported_at AT TIME ZONE 'Asia/Shanghai')::date FROM cases""")
+    assert n == 20_000 and (first, last) == (dt.date(2025, 12, 1), dt.date(2026, 11, 27))
+    # the importer routed every case and set its deadline
+    (unsettled,), = q(seeded_engine, """
+        SELECT count(*) FROM cases WHERE unit_code IS NULL OR routing_rule = 'manual'
+        OR handle_due IS NULL""")
+    assert unsettled == 0
+    # open cases in every stage, most closed, about 85 % handled within the limit
+    statuses = dict(q(seeded_engine, "SELECT status, count(*) FROM cases GROUP BY status"))
+    assert set(statuses) == {"received", "filed", "dispatched", "signed", "handled", "closed",
+                             "returned", "suspended", "rejected", "duplicate"}
+    assert statuses["closed"] > 0.9 * n
+    (on_time,), = q(seeded_engine, """
+        SELECT avg((handled_at <= handle_due)::int) FROM cases WHERE handled_at IS NOT NULL""")
+    assert 0.83 < on_time < 0.88
+    # ten organisations are late far more often than the others (something for the KPIs)
+    late = q(seeded_engine, """
+        SELECT unit_code FROM cases WHERE handled_at IS NOT NULL AND unit_kind = 'org'
+        GROUP BY unit_code HAVING count(*) >= 20 AND avg((handled_at > handle_due)::int) > 0.4""")
+    assert len(late) == 10
+    # reporters: anonymous reports keep no contact; phones are plainly fictitious
+    (exposed, real_looking), = q(seeded_engine, """
+        SELECT count(*) FILTER (WHERE anonymous AND (reporter_name IS NOT NULL
+                                                     OR reporter_phone IS NOT NULL)),
+               count(*) FILTER (WHERE reporter_phone !~ '^10[01]') FROM cases""")
+    assert exposed == 0 and real_looking == 0
 
 
 def test_seed_is_idempotent(seeded_copy):

@@ -10,10 +10,11 @@ What is real
 * the seat of 宁乡镇: the GeoNames point 37.34 N, 111.205 E;
 * the figures of the seed article: 131 Party organisations of county bodies with 2,207 in-service
   members covering all 107 urban compounds, 89 divisions that all adopted village rules, 10
-  demonstration practice sites (five named, with their themes), 7 work groups, 12 key tasks.
+  demonstration practice sites (five named, with their themes), 7 work groups, 12 key tasks;
+* China's official 2026 working calendar (holidays and 调休 days), on which case times are drawn.
 
-Nothing below the county outline is available offline, so it is invented, deterministically. Each
-module says in its docstring what it invents and what is real.
+Nothing below the county outline is available offline, so it is invented, deterministically, and
+nothing in the cases is real. Each module says in its docstring what it invents and what is real.
 
 Modules, each building on the ones above it
 -------------------------------------------
@@ -28,6 +29,8 @@ organizations   party orgs and their offices, assignments, members
 practice_sites  the centre, institutes and stations
 roads           the street grid's centre lines, bridges, lanes, roads out of town, noded
 tasks           work groups and key tasks
+case_categories the fixed table of 30 case categories (事件 classes 01-06, 部件 51-56)
+cases           a labelled year of 20,000 cases, each history drawn on the working calendar
 write           GeoJSON and CSV writers
 check           asserts the invariants on the files just written
 summary         prints the figures the README quotes

@@ -1,7 +1,7 @@
 """Runs the layers in order, writes the bundle, checks what it wrote, and (main) prints a summary.
 
 The order matters only where a layer uses another's result (the geography first, then compounds,
-organisations, practice sites, roads): every layer draws from its own random stream
+organisations, practice sites, roads, cases): every layer draws from its own random stream
 (common.rng_for), so the order of the calls does not change what any layer draws.
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .case_categories import category_rows
+from .cases import build_cases, case_rows
 from .check import self_check
 from .compounds import build_compounds, compound_features
 from .divisions import build_geography, county_features, division_features, township_features
@@ -35,6 +37,7 @@ def build(out: Path = DEFAULT_OUT) -> dict:
     members = build_members(orgs, assignments, compounds)
     sites = build_practice_sites(geo, divisions, compounds, others)
     roads = build_roads(geo, compounds, others)
+    cases = build_cases(geo, divisions, compounds, others, orgs, assignments, members, roads)
     write_bundle(out, {
         "counties.geojson": county_features(geo),
         "townships.geojson": township_features(geo, divisions),
@@ -48,6 +51,8 @@ def build(out: Path = DEFAULT_OUT) -> dict:
         "work_groups.csv": work_group_rows(),
         "key_tasks.csv": key_task_rows(orgs),
         "roads.geojson": road_features(roads),
+        "case_categories.csv": category_rows(),
+        "cases.csv": case_rows(cases),
     })
     return self_check(out)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .common import COUNTY
 
+LIMIT_TYPES = ("urgent_hours", "working_hours", "working_days", "natural_days")
 NOTE_CATEGORY = ("synthetic: the taxonomy follows city grid systems' 事件/部件 classes "
                  "(2-digit class + 2-digit subclass); this selection and its time limits are "
                  "examples the county can change")

@@ -1,8 +1,9 @@
 """Self-checks on the files just written (read back from disk, not from memory); invents nothing.
 The counts from the article, the tiling of the county, townships, divisions and cells, validity
 and orientation of every geometry, unique codes, assignments and members consistent with each
-other, the named demonstration stations, and a connected road network that keeps off the
-compounds and reaches every compound and every practice site in the town.
+other, the named demonstration stations, a connected road network that keeps off the compounds
+and reaches every compound and every practice site in the town, and case categories and cases
+(statuses consistent with their times, points in the county, duplicates near their original).
 """
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from .case_categories import LIMIT_TYPES
+from .cases import CHANNEL_SHARE, CHANNELS, FIRST_DAY, LAST_DAY, NOW, T0, WRITE_DUPLICATE_OF
 from .common import COUNTY, N_COMPOUNDS, N_MEMBERS, N_ORGS, to_m
 from .roads import ROAD_KINDS
 
@@ -42,7 +47,8 @@ def assert_tiles(whole, parts: list, what: str, rel: float = 1e-9) -> None:
 def self_check(out: Path) -> dict:
     L = {n: read_layer(out, n) for n in ("counties", "townships", "divisions", "compounds",
                                          "grid_cells", "party_orgs", "practice_sites", "roads")}
-    C = {n: read_csv(out, n) for n in ("members", "assignments", "work_groups", "key_tasks")}
+    C = {n: read_csv(out, n) for n in ("members", "assignments", "work_groups", "key_tasks",
+                                       "case_categories", "cases")}
     assert [len(L[n]) for n in ("counties", "townships", "divisions", "compounds", "party_orgs")] \
         == [1, 6, 89, N_COMPOUNDS, N_ORGS]
     assert len(C["members"]) == N_MEMBERS and len(C["work_groups"]) == 7 and len(C["key_tasks"]) == 12
@@ -152,7 +158,100 @@ def self_check(out: Path) -> dict:
                         ("141129100011", "民俗文化"), ("141129100014", "生态宜居")):
         assert stations[code][0]["demonstration"] is True and stations[code][0]["theme"] == theme
     check_roads(L)
+    check_cases(L, C)
     return {"L": L, "C": C}
+
+
+# the times each status has (+) and has not (-); the others may be either
+STAGES = {
+    "received": "-dispatched_at -signed_at -handled_at -closed_at -paused_at",
+    "filed": "-dispatched_at -signed_at -handled_at -closed_at -paused_at",
+    "dispatched": "+dispatched_at -signed_at -handled_at -closed_at -paused_at",
+    "signed": "+dispatched_at +signed_at -handled_at -closed_at -paused_at",
+    "handled": "+dispatched_at +signed_at +handled_at -closed_at -paused_at",
+    "closed": "+dispatched_at +signed_at +handled_at +closed_at -paused_at",
+    "returned": "+dispatched_at -signed_at -handled_at -closed_at -paused_at",
+    "suspended": "+dispatched_at -handled_at -closed_at +paused_at",
+    "rejected": "-dispatched_at -signed_at -handled_at -closed_at -paused_at",
+    "duplicate": "-dispatched_at -signed_at -handled_at -closed_at -paused_at",
+}
+TIMES = ("reported_at", "dispatched_at", "signed_at", "handled_at", "closed_at")
+
+
+def check_cases(L: dict, C: dict) -> None:
+    """Categories: 30 unique codes, events in classes 01-06 and components in 51-56, a route org
+    that exists. Cases: unique codes, known categories, times in the year and consistent with the
+    status and with each other, points inside the county, reporters' data as the channel allows,
+    duplicates within 50 m and 7 days after an earlier case of their category, the mixes."""
+    cats = {c["code"]: c for c in C["case_categories"]}
+    orgs = {p["code"] for p, _ in L["party_orgs"]}
+    assert len(cats) == len(C["case_categories"]) == 30
+    for code, c in cats.items():
+        cls = int(code[:2])
+        assert re.fullmatch(r"\d{4}", code) and c["service_code"] == code and c["active"] == "true"
+        assert (c["kind"], cls <= 6) in (("event", True), ("component", False)) and cls <= 56
+        assert float(c["time_limit"]) > 0 and c["limit_type"] in LIMIT_TYPES
+        assert c["filing_condition"] and c["closing_condition"] and c["source_note"]
+        assert not c["route_org_code"] or c["route_org_code"] in orgs
+
+    cases = C["cases"]
+    assert 19_000 <= len(cases) <= 21_000
+    now = T0 + dt.timedelta(seconds=NOW)
+    t = {k: [dt.datetime.fromisoformat(r[k]) if r[k] else None for r in cases]
+         for k in (*TIMES, "paused_at")}
+    for i, r in enumerate(cases):
+        assert r["category_code"] in cats and r["channel"] in CHANNELS, r["code"]
+        assert r["county_code"] == COUNTY and r["source"] == "synthetic" and r["source_note"]
+        local = t["reported_at"][i]
+        assert local.utcoffset() == dt.timedelta(hours=8) and FIRST_DAY <= local.date() <= LAST_DAY
+        assert r["code"] == f"{COUNTY}-{local:%Y%m%d}-{r['code'][-6:]}", r["code"]
+        for rule in STAGES[r["status"]].split():
+            assert (t[rule[1:]][i] is not None) == (rule[0] == "+"), (r["code"], r["status"], rule)
+        seq = [t[k][i] for k in TIMES if t[k][i] is not None]
+        assert seq == sorted(seq) and seq[-1] <= now, r["code"]
+        if t["paused_at"][i]:
+            assert max(seq) <= t["paused_at"][i] <= now
+        if r["status"] == "returned":
+            assert int(r["return_count"]) >= 1
+        if r["satisfaction"]:
+            assert r["status"] == "closed" and r["channel"] in ("resident", "hotline")
+            assert 1 <= int(r["satisfaction"]) <= 5
+        if r["anonymous"] == "true":
+            assert r["channel"] == "resident" and not r["reporter_name"] and not r["reporter_phone"]
+        else:
+            assert r["reporter_name"] and re.fullmatch(r"10[01]\d{8}", r["reporter_phone"])
+        assert not r["duplicate_of"] or r["status"] == "duplicate", r["code"]
+        assert r["duplicate_of"] or r["status"] != "duplicate" or not WRITE_DUPLICATE_OF, r["code"]
+
+    lon = np.array([float(r["lon"]) for r in cases])
+    lat = np.array([float(r["lat"]) for r in cases])
+    county = L["counties"][0][1]
+    assert shapely.contains_xy(county, lon, lat).all(), "a case outside the county"
+    xy = shapely.get_coordinates(to_m(shapely.points(lon, lat)))
+    index = {r["code"]: i for i, r in enumerate(cases)}
+    when = np.array([(w - T0).total_seconds() for w in t["reported_at"]])
+    category = np.array([r["category_code"] for r in cases])
+    kept = np.array([r["status"] not in ("duplicate", "rejected") for r in cases])
+    for i, r in enumerate(cases):
+        if r["duplicate_of"]:
+            j = index[r["duplicate_of"]]
+            assert cases[j]["category_code"] == r["category_code"] and kept[j]
+            assert 0 < when[i] - when[j] <= 7 * 86400 and np.hypot(*(xy[i] - xy[j])) <= 50, r["code"]
+        elif r["status"] == "duplicate":    # its original: same category, 50 m, 7 days before
+            assert np.any(kept & (category == r["category_code"]) & (when < when[i])
+                          & (when >= when[i] - 7 * 86400)
+                          & (np.hypot(*(xy - xy[i]).T) <= 50)), r["code"]
+
+    share = {ch: sum(r["channel"] == ch for r in cases) / len(cases) for ch in CHANNELS}
+    assert all(abs(share[ch] - s) < 0.02 for ch, s in zip(CHANNELS, CHANNEL_SHARE)), share
+    assert 0.27 < sum(r["anonymous"] == "true" for r in cases) / len(cases) < 0.33
+    assert 0.03 < sum(r["rework_count"] != "0" for r in cases) / len(cases) < 0.05
+    assert 0.02 < sum(r["return_count"] != "0" for r in cases) / len(cases) < 0.04
+    assert sum(r["status"] == "closed" for r in cases) > 0.9 * len(cases)
+    recent = {r["status"] for r, when in zip(cases, t["reported_at"])
+              if now - when <= dt.timedelta(days=14)}
+    assert recent >= {"received", "filed", "dispatched", "signed", "handled", "returned",
+                      "suspended", "rejected", "duplicate"}, recent
 
 
 def check_roads(L: dict) -> None:

@@ -1,13 +1,18 @@
 """The summary printed after a build: the figures of the bundle that the README quotes (counts,
-households, distances, access gaps, road lengths). Reads the checked files; invents nothing.
+households, distances, access gaps, road lengths, cases by channel and status). Reads the checked
+files; invents nothing.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import shapely
 
+from .cases import CHANNELS, NEAR_M, T0, WorkClock
 from .check import road_gaps
 from .common import to_m
 from .roads import ROAD_KINDS
@@ -61,3 +66,39 @@ def summarize(data: dict, out: Path) -> None:
     print(f"  nearest road within {max(gaps['compounds']):.0f} m of every compound's representative point "
           f"and {max(gaps['town sites']):.0f} m of the {len(gaps['town sites'])} practice sites in the town; "
           f"streets keep >= {clear:.1f} m off the compounds")
+    print_cases(L, C, out)
+
+
+def print_cases(L: dict, C: dict, out: Path) -> None:
+    cats, cases = C["case_categories"], C["cases"]
+    kinds = Counter(c["kind"] for c in cats)
+    channels = Counter(r["channel"] for r in cases)
+    statuses = Counter(r["status"] for r in cases)
+    size = (out / "cases.csv").stat().st_size / 2**20
+    print(f"  case categories {len(cats)} ({kinds['event']} events, {kinds['component']} components); "
+          f"cases {len(cases):,} ({size:.1f} MiB) by channel: "
+          + ", ".join(f"{ch} {channels[ch]:,}" for ch in CHANNELS)
+          + "; by status: " + ", ".join(f"{s} {n:,}" for s, n in statuses.most_common()))
+    pts = to_m(shapely.points([float(r["lon"]) for r in cases], [float(r["lat"]) for r in cases]))
+    areas = [to_m(g) for layer in ("compounds", "grid_cells", "divisions", "townships")
+             for _, g in L[layer]]
+    near = len(np.unique(shapely.STRtree(shapely.boundary(areas)).query(
+        pts, predicate="dwithin", distance=NEAR_M)[0]))
+    inside = len(np.unique(shapely.STRtree([to_m(g) for _, g in L["compounds"]]).query(
+        pts, predicate="intersects")[0]))
+    # handled within the category's limit, counted from the (last) dispatch on the working calendar
+    limit = {c["code"]: (float(c["time_limit"]), c["limit_type"]) for c in cats}
+    done = [r for r in cases if r["handled_at"]]
+
+    def sec(s):
+        return int((dt.datetime.fromisoformat(s) - T0).total_seconds())
+    due = WorkClock().clock(np.array([sec(r["dispatched_at"]) for r in done]),
+                            np.array([limit[r["category_code"]][0] for r in done]),
+                            np.array([limit[r["category_code"]][1] for r in done]))
+    on_time = np.array([sec(r["handled_at"]) for r in done]) <= due
+    rated = [int(r["satisfaction"]) for r in cases if r["satisfaction"]]
+    print(f"  cases in a compound {inside:,}, within {NEAR_M:g} m of a boundary {near:,}; handled within "
+          f"the limit {on_time.mean():.1%} of {len(done):,}; reworked {sum(r['rework_count'] != '0' for r in cases)}, "
+          f"returned {sum(r['return_count'] != '0' for r in cases)}, anonymous "
+          f"{sum(r['anonymous'] == 'true' for r in cases):,}; rated {len(rated):,} "
+          f"(4-5: {sum(x >= 4 for x in rated) / len(rated):.0%})")

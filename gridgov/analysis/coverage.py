@@ -27,9 +27,11 @@ import shapely
 from sqlalchemy import Connection, Engine
 
 from gridgov.analysis.sqlfiles import connection, scope, sql
-from gridgov.settings import AnalysisSettings
+from gridgov.settings import ActivitySettings, AnalysisSettings
 
-STATUS_ZH = {"uncovered": "未包联", "under_covered": "力量不足", "covered": "已覆盖"}
+STATUS_ZH = {"uncovered": "未包联", "under_covered": "力量不足", "covered": "已覆盖",
+             "inactive": "有名无实（未走访）"}
+BASES = ("paper", "visits")
 LEVELS = {
     "grid_cell": ["grid_cell_code"],
     "community": ["community_code", "community_name"],
@@ -60,12 +62,68 @@ def read_geo(bind: Engine | Connection, name: str, params: dict) -> gpd.GeoDataF
 
 def coverage(bind: Engine | Connection, as_of: dt.date | None = None,
              counties: list[str] | None = None,
-             settings: AnalysisSettings | None = None) -> gpd.GeoDataFrame:
+             settings: AnalysisSettings | None = None, *, basis: str = "paper",
+             period: tuple[dt.date, dt.date] | str | None = None,
+             activity: ActivitySettings | None = None) -> gpd.GeoDataFrame:
     """One row per compound: assigned orgs, members, households per member, office distances,
     ``status`` (uncovered / under_covered / covered) and the ``far_assignment`` and
-    ``fragmented`` flags, as of ``as_of`` (default today)."""
+    ``fragmented`` flags, as of ``as_of`` (default today).
+
+    ``basis="visits"``: coverage by what happens. For ``period`` (a (start, end) pair of dates,
+    end excluded, or "YYYY-MM"; default the last full month) it adds verified visits by members
+    of the assigned organizations (visits, visit_days, visiting_members, verified_hours,
+    last_visit, days_since_visit), keeps the paper status in ``paper_status``, and a compound
+    covered on paper with fewer than ``min_visit_days`` days of visits becomes ``inactive``."""
+    if basis not in BASES:
+        raise ValueError(f"basis must be paper or visits, not {basis!r}")
+    if basis == "visits":
+        start, end = visit_period(period)
+        as_of = as_of or end - dt.timedelta(days=1)
     cov = read_geo(bind, "coverage", {**scope(as_of, counties), **thresholds(settings)})
+    if basis == "visits":
+        cov = _with_visits(bind, cov, counties, start, end, activity or ActivitySettings())
     cov["status_zh"] = cov["status"].map(STATUS_ZH)
+    return cov
+
+
+def visit_period(period: tuple[dt.date, dt.date] | str | None) -> tuple[dt.date, dt.date]:
+    """(start, end) dates, end excluded: a pair as given, a "YYYY-MM" month, or by default the
+    last full month (Beijing time)."""
+    if isinstance(period, tuple):
+        return period
+    if isinstance(period, str):
+        first = dt.date.fromisoformat(period + "-01")
+    else:
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+        first = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    end = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first, end
+
+
+def visits(bind: Engine | Connection, counties: list[str] | None, start: dt.date,
+           end: dt.date) -> pd.DataFrame:
+    """Verified visits per compound in [start, end) (gridgov/sql/visits.sql)."""
+    zone = dt.timezone(dt.timedelta(hours=8))
+    with connection(bind) as conn:
+        result = conn.execute(sql("visits"), {
+            **scope(None, counties), "start": dt.datetime.combine(start, dt.time(), zone),
+            "end": dt.datetime.combine(end, dt.time(), zone)})
+        return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _with_visits(bind, cov, counties, start, end, activity: ActivitySettings):
+    v = visits(bind, counties, start, end)
+    cov = cov.merge(v, on="code", how="left")
+    for col in ("visits", "visit_days", "visiting_members"):
+        cov[col] = cov[col].fillna(0).astype(int)
+    cov["verified_hours"] = cov["verified_hours"].fillna(0.0)
+    last = pd.to_datetime(cov["last_visit"], utc=True)
+    period_end = pd.Timestamp(dt.datetime.combine(end, dt.time()), tz="Asia/Shanghai")
+    cov["days_since_visit"] = ((period_end - last).dt.total_seconds() / 86400).round(1)
+    cov["paper_status"] = cov["status"]
+    on_paper = cov["status"].isin(["covered", "under_covered"])
+    cov.loc[on_paper & (cov["visit_days"] < activity.min_visit_days), "status"] = "inactive"
+    cov.attrs["period"] = (start.isoformat(), end.isoformat())
     return cov
 
 
@@ -82,10 +140,17 @@ def rollup(cov: pd.DataFrame, level: str = "community") -> pd.DataFrame:
         members=("members", "sum"),
         uncovered=("status", lambda s: int((s == "uncovered").sum())),
         under_covered=("status", lambda s: int((s == "under_covered").sum())),
+        inactive=("status", lambda s: int((s == "inactive").sum())),
         far_assignments=("far_assignment", "sum"),
         worst_office_m=("max_office_m", "max"),
     ).reset_index()
     out["coverage_rate"] = 1 - out["uncovered"] / out["compounds"]
+    if "paper_status" in frame:  # by visits: the rate in fact, and the gap to paper
+        sums = grouped.agg(visits=("visits", "sum"), verified_hours=("verified_hours", "sum"))
+        out = out.merge(sums.reset_index(), on=keys)
+        out["verified_coverage_rate"] = (1 - (out["uncovered"] + out["inactive"])
+                                         / out["compounds"])
+        out["coverage_gap"] = out["coverage_rate"] - out["verified_coverage_rate"]
     out["households_per_member"] = out["households"] / out["members"].replace(0, np.nan)
     return out
 
@@ -94,11 +159,20 @@ def kpis(cov: pd.DataFrame) -> dict:
     """County key figures from a coverage frame."""
     n = len(cov)
     dist = cov["max_office_m"].dropna()
+    visited = {}
+    if "paper_status" in cov:  # coverage by visits: paper and fact side by side
+        paper = float((cov["orgs"] > 0).mean()) if n else 0.0
+        fact = float(((cov["orgs"] > 0) & (cov["status"] != "inactive")).mean()) if n else 0.0
+        visited = {"paper_coverage_rate": paper, "verified_coverage_rate": fact,
+                   "coverage_gap": paper - fact, "verified_visits": int(cov["visits"].sum()),
+                   "verified_hours": float(round(cov["verified_hours"].sum(), 2)),
+                   "period": list(cov.attrs.get("period", ()))}
     return {
         "compounds": n,
         "covered": int((cov["status"] == "covered").sum()),
         "under_covered": int((cov["status"] == "under_covered").sum()),
         "uncovered": int((cov["status"] == "uncovered").sum()),
+        "inactive": int((cov["status"] == "inactive").sum()),
         "coverage_rate": float((cov["orgs"] > 0).mean()) if n else 0.0,
         "households": int(cov["households"].sum()),
         "members_sunk": float(round(cov["members"].sum(), 6)),
@@ -108,4 +182,5 @@ def kpis(cov: pd.DataFrame) -> dict:
         "fragmented": int(cov["fragmented"].fillna(False).sum()),
         "mean_office_m": float(cov["mean_office_m"].dropna().mean()) if len(dist) else None,
         "worst_office_m": float(dist.max()) if len(dist) else None,
+        **visited,
     }

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, text
 from gridgov.auth import Forbidden, Principal
 from gridgov.cases import sla
 from gridgov.errors import Conflict, InputError, NotFound, Problem, StateConflict
+from gridgov.jobs import notify
 from gridgov.settings import CaseSettings
 
 STATUS_ZH = {"received": "已受理", "filed": "已立案", "dispatched": "已派遣", "signed": "处置中",
@@ -172,6 +173,7 @@ def move(conn: Connection, code: str, action: str, principal: Principal, *,
     after = load(conn, code, case["county_code"])
     record_event(conn, after, principal.username, action, case["status"], target,
                  event_note, at=now)
+    notify.case_moved(conn, after, action)  # in this transaction: a rollback sends nothing
     return after
 
 

@@ -31,13 +31,17 @@ from sqlalchemy import text
 FUNCTIONS_DIR = "sql/functions"
 # Tables that extensions own (PostGIS's spatial_ref_sys); every other table is ours to compare.
 EXTENSION_TABLES = {"spatial_ref_sys"}
+# Tables a library owns: the job queue's (procrastinate_jobs, ...; migration 0010, gridgov.jobs)
+LIBRARY_TABLE_PREFIXES = ("procrastinate_",)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's filter: compare everything but the extensions' own tables and the per-county
-    partitions (TABLE__COUNTY), which the database creates when a county arrives."""
+    """Alembic's filter: compare everything but the extensions' and libraries' own tables and
+    the per-county partitions (TABLE__COUNTY), which the database creates when a county
+    arrives."""
     if type_ == "table" and reflected and compare_to is None:
-        return name not in EXTENSION_TABLES and "__" not in name
+        return (name not in EXTENSION_TABLES and "__" not in name
+                and not name.startswith(LIBRARY_TABLE_PREFIXES))
     if type_ == "foreign_key_constraint" and reflected and compare_to is None:
         # PostgreSQL adds one internal constraint per referenced partition (..._fkey, _fkey1)
         return bool(name) and name.startswith("fk_")

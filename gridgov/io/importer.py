@@ -137,11 +137,14 @@ def _import_raw(conn: Connection, ctx: Context, layer: str, raw: RawLayer, crs, 
     if prepared.problems:
         raise InputError(prepared.problems, write_report(raw, prepared.problems, report_path))
     try:
-        inserted, updated = _write(conn, prepared)
+        spec.before_write(conn, prepared.records)
+        inserted, updated, written = _write(conn, prepared)
         problems = spec.written_problems(conn, prepared.records, prepared.rows, prepared.file,
                                          settings)
-        if not problems:
-            spec.after_write(conn, prepared.records)
+        if not problems and written:
+            # only what this import changed: a re-import of the same file does nothing more
+            spec.after_write(conn, [r for r in prepared.records if tuple(
+                r.get(c) for c in spec.conflict_key) in written])
     except (sa_exc.IntegrityError, sa_exc.DataError) as exc:
         # what validation could not see (e.g. a race with another writer): report, roll back
         problems = [_database_problem(prepared.file, exc)]
@@ -160,7 +163,8 @@ def _database_problem(file: str, exc: sa_exc.DBAPIError) -> Problem:
                    + (f" ({detail})" if detail else ""))
 
 
-def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
+def _write(conn: Connection, prepared: Prepared) -> tuple[int, int, set]:
+    """Upsert the rows; (inserted, updated, the conflict keys of the rows written)."""
     spec = prepared.layer
     table = tables.table(spec.table)
     columns = [c for c in prepared.columns if c in table.c]
@@ -195,22 +199,26 @@ def _write(conn: Connection, prepared: Prepared) -> tuple[int, int]:
         params.append(p)
 
     inserted = returned = 0
+    written_keys: set = set()
     progress = tqdm(total=len(params), desc=f"import {spec.name}", unit="rows",
                     disable=None if len(params) >= PROGRESS_MIN_ROWS else True, leave=False)
     with progress:
         for start in range(0, len(params), BATCH):
             chunk = params[start:start + BATCH]
-            keys = [tuple(p.get(c) for c in spec.conflict_key) for p in chunk]
-            before = set(conn.execute(select(*key).where(tuple_(*key).in_(keys))).all())
+            # rows already there: looked up by the key's first column (an index), the rest of
+            # the key compared here (a row-value IN list defeats partition pruning)
+            firsts = sorted({p.get(spec.conflict_key[0]) for p in chunk} - {None}, key=str)
+            before = set(conn.execute(select(*key).where(key[0].in_(firsts))).all())
             written = conn.execute(stmt, chunk).all() if len(chunk) > 1 else \
                 conn.execute(stmt, chunk[0]).all()
             inserted += sum(tuple(r) not in before for r in written)
             returned += len(written)
+            written_keys.update(tuple(r) for r in written)
             progress.update(len(chunk))
     for f in spec.links:
         if f.name in prepared.columns:
             _write_links(conn, f, prepared.records, spec.key[0])
-    return inserted, returned - inserted
+    return inserted, returned - inserted, written_keys
 
 
 def _write_links(conn: Connection, f, records: list[dict], key: str) -> None:

@@ -279,11 +279,14 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
     records: list[dict] = []
     rows: list[int] = []
     seen: dict[tuple, int] = {}
+    # columns as lists once: reading cell by cell through pandas costs more than the checks
+    cells = {col: raw.frame[col].tolist() for col in mapping}
+    located: list[tuple[int, object, str | None]] = []  # (record index, geometry, county)
     for i, row_no in enumerate(raw.rows.tolist()):
         rec: dict = {}
         row_problems: list[Problem] = []
         for col, name in mapping.items():
-            value, err = _parse(raw.frame.iat[i, raw.frame.columns.get_loc(col)], fields[name])
+            value, err = _parse(cells[col][i], fields[name])
             if err:
                 row_problems.append(Problem(file, row_no, name, err))
             rec[name] = value
@@ -306,9 +309,7 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
         for name, message in layer.row_problems(rec):
             row_problems.append(Problem(file, row_no, name, message))
         if geom is not None and "county_code" in fields:
-            err = _outside_county(geom, rec.get("county_code"), ctx, settings)
-            if err:
-                row_problems.append(Problem(file, row_no, "geometry", err))
+            located.append((len(records), geom, rec.get("county_code")))
         key = tuple(rec.get(k) for k in layer.key)
         if all(k is not None for k in key):
             if key in seen:
@@ -321,6 +322,7 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
         records.append(rec)
         rows.append(row_no)
 
+    problems.extend(_county_problems(located, rows, file, ctx, settings))
     problems.extend(_reference_problems(layer, records, rows, file, ctx))
     problems.extend(layer.rows_problems(ctx.conn, records, rows, file))
     columns = sorted(provided | ({"county_code"} if "county_code" in fields else set())
@@ -329,6 +331,29 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
         columns.append("geom")
     problems.sort(key=lambda p: (p.row or 0))
     return Prepared(layer, file, records, rows, columns, problems)
+
+
+def _county_problems(located, rows, file, ctx: Context, settings: ImportSettings):
+    """Geometries lying outside their county, measured all at once per county (a file of
+    20,000 orders would otherwise transform them one by one)."""
+    problems = []
+    by_county: dict = {}
+    for index, geom, county in located:
+        by_county.setdefault(county, []).append((index, geom))
+    for county, items in by_county.items():
+        found = ctx.county(county) if county else None
+        if found is None:
+            continue  # no county, or an unknown one: reported elsewhere
+        _, tr, outline = found
+        geoms = np.array([g for _, g in items], dtype=object)
+        metric = shapely.transform(geoms, lambda xy: np.column_stack(
+            tr.transform(xy[:, 0], xy[:, 1])))
+        far = shapely.distance(outline, metric) > settings.county_tolerance_m
+        for (index, geom), out in zip(items, far):
+            if out:  # the rare ones get the full message, with its hints
+                problems.append(Problem(file, rows[index], "geometry",
+                                        _outside_county(geom, county, ctx, settings)))
+    return problems
 
 
 def _outside_county(geom, county_code, ctx: Context, settings: ImportSettings) -> str | None:
@@ -361,6 +386,8 @@ def _reference_problems(layer, records, rows, file, ctx: Context) -> list[Proble
         if not f.references:
             continue
         known = ctx.keys(f.references)
+        if f.references == layer.name:  # a row may name another row of the same file
+            known = {*known, *(r.get(layer.key[0]) for r in records)}
         for rec, row_no in zip(records, rows):
             values = rec.get(f.name)
             for value in (values if isinstance(values, list) else [values]):

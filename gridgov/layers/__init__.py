@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from gridgov.errors import NotFound
-from gridgov.layers import cases, geography, organizations, places
+from gridgov.layers import activity, cases, geography, organizations, places
 from gridgov.layers.base import METRIC_SRID, SRID, Field, Layer, Link, TileSpec
 
 __all__ = ["LAYERS", "LAYER_ORDER", "TILE_SPECS", "Field", "Layer", "Link", "TileSpec",
@@ -24,7 +24,8 @@ __all__ = ["LAYERS", "LAYER_ORDER", "TILE_SPECS", "Field", "Layer", "Link", "Til
 
 LAYERS: dict[str, Layer] = {}
 
-for _layer in (*geography.LAYERS, *organizations.LAYERS, *places.LAYERS, *cases.LAYERS):
+for _layer in (*geography.LAYERS, *organizations.LAYERS, *places.LAYERS, *cases.LAYERS,
+               *activity.LAYERS):
     for _f in _layer.fields:
         if _f.references and _f.references not in LAYERS and _f.references != _layer.name:
             raise ValueError(f"{_layer.name}.{_f.name} references {_f.references}, which is "

@@ -156,6 +156,9 @@ class Layer:
     # One partition per county (LIST on county_code): a province's cases in one PostGIS, every
     # county query touching one partition. The key then includes county_code.
     partitioned: bool = False
+    # ... and each county's partition by month of this timestamp column (old months detach)
+    partition_months: str | None = None
+    personal_geometry: bool = False  # positions of people: never published, admins only
     append_only: bool = False  # rows are never updated or deleted (an event log)
     provenance: bool = True  # source, source_note and updated_at columns
     county_key: str | None = None  # the county layer itself: its key is the county code
@@ -184,7 +187,11 @@ class Layer:
         """The key the table enforces: the id or the key, with county_code when partitioned
         (PostgreSQL wants the partition column in every unique constraint)."""
         key = (self.id_column,) if self.id_column else self.key
-        return (*key, "county_code") if self.partitioned and "county_code" not in key else key
+        if self.partitioned and "county_code" not in key:
+            key = (*key, "county_code")
+        if self.partition_months and self.partition_months not in key:
+            key = (*key, self.partition_months)
+        return key
 
     @property
     def conflict_key(self) -> tuple[str, ...]:
@@ -269,6 +276,9 @@ class Layer:
         constraints += [UniqueConstraint(*cols, name=f"uq_{self.table}_{name}")
                         for name, cols in self.unique]
         options = {"postgresql_partition_by": "LIST (county_code)"} if self.partitioned else {}
+        if self.partition_months:
+            # read by gridgov_county_partitions: a county's partition is itself split by month
+            options["comment"] = f"gridgov:months({self.partition_months})"
         table = Table(self.table, metadata, *columns, *constraints, info=self._trigger_info(),
                       **options)
         if self.geometry:
@@ -281,7 +291,8 @@ class Layer:
     def _trigger_info(self) -> dict:
         return {"versioned": self.versioned,
                 "audit_key": self.record_id if self.audited else None,
-                "append_only": self.append_only, "partitioned": self.partitioned}
+                "append_only": self.append_only, "partitioned": self.partitioned,
+                "partition_months": self.partition_months}
 
     def _define_link(self, f: Field, metadata: MetaData) -> Table:
         link = f.link
@@ -317,6 +328,18 @@ class Layer:
                          file: str, settings: "ImportSettings") -> list["Problem"]:
         """Rules about the layer as a whole, checked inside the transaction after writing."""
         return []
+
+    def before_write(self, conn: "Connection", records: list[dict]) -> None:
+        """Work an import needs done before its rows are written (partitions for their months,
+        ...); the default makes the month partitions the rows fall in."""
+        if self.partition_months:
+            from sqlalchemy import text as sql
+
+            months = sorted({(r["county_code"], r[self.partition_months].strftime("%Y-%m-01"))
+                             for r in records if r.get(self.partition_months)})
+            for county, month in months:
+                conn.execute(sql("SELECT gridgov_month_partitions(:t, :c, CAST(:m AS date), "
+                                 "CAST(:m AS date))"), {"t": self.table, "c": county, "m": month})
 
     def after_write(self, conn: "Connection", records: list[dict]) -> None:
         """Work that follows an import inside its transaction (routing imported cases, ...)."""
