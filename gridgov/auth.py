@@ -24,14 +24,14 @@ from sqlalchemy import Engine, text
 
 from gridgov.errors import GridgovError, InputError, NotFound, Problem
 
-ROLES = ("viewer", "handler", "dispatcher", "planner", "admin")
+ROLES = ("viewer", "member", "handler", "dispatcher", "planner", "admin")
 # Reading, planning, administering form a line. Handlers (bound to one organization) and
 # dispatchers (the command center) read like viewers and move cases: gridgov.cases.lifecycle
 # decides, case by case, what each may do.
-RANK = {"viewer": 0, "handler": 0, "dispatcher": 0, "planner": 1, "admin": 2}
+RANK = {"viewer": 0, "member": 0, "handler": 0, "dispatcher": 0, "planner": 1, "admin": 2}
 # who sees personal data how: in full, masked (张**, 138****5678), or not at all
 PERSONAL_VIEW = {"admin": "full", "planner": "masked", "dispatcher": "masked",
-                 "handler": "masked", "viewer": "none"}
+                 "handler": "masked", "member": "none", "viewer": "none"}
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
@@ -48,11 +48,12 @@ class Principal:
     username: str
     role: str
     org_code: str | None = None  # a handler's organization
+    member_code: str | None = None  # a member's own code (check-ins)
 
     def at_least(self, role: str) -> bool:
         """At least ``role`` on the line viewer < planner < admin; a case role (handler,
         dispatcher) only itself, or an admin."""
-        if role in ("handler", "dispatcher"):
+        if role in ("handler", "dispatcher", "member"):
             return self.role in (role, "admin")
         return RANK[self.role] >= RANK[role]
 
@@ -85,26 +86,31 @@ def hash_key(key: str) -> str:
 
 
 def add_user(engine: Engine, username: str, role: str, password: str | None = None,
-             org_code: str | None = None) -> str:
+             org_code: str | None = None, member_code: str | None = None) -> str:
     """Create (or replace) a user; returns a new API key, shown once. A handler names the
-    organization it acts for (``org_code``)."""
+    organization it acts for (``org_code``), a member the roster entry it is (``member_code``)."""
     if role not in ROLES:
         raise InputError([Problem("user", None, "role", f"{role!r} is not one of {ROLES}")])
     if (role == "handler") != bool(org_code):
         raise InputError([Problem("user", None, "org_code",
                                   "a handler acts for one organization: give its code (and only "
                                   "a handler has one)")])
+    if (role == "member") != bool(member_code):
+        raise InputError([Problem("user", None, "member_code",
+                                  "a member checks in as one member of the roster: give the "
+                                  "member's code (and only a member has one)")])
     if not username or len(username) > 64:
         raise InputError([Problem("user", None, "username", "1 to 64 characters")])
     key = "gg_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(text(
-            "INSERT INTO users (username, role, org_code, password_hash, api_key_hash) "
-            "VALUES (:u, :r, :o, :p, :k) ON CONFLICT (username) DO UPDATE SET role = "
-            "EXCLUDED.role, org_code = EXCLUDED.org_code, password_hash = "
+            "INSERT INTO users (username, role, org_code, member_code, password_hash, "
+            "api_key_hash) VALUES (:u, :r, :o, :m, :p, :k) ON CONFLICT (username) DO UPDATE SET "
+            "role = EXCLUDED.role, org_code = EXCLUDED.org_code, "
+            "member_code = EXCLUDED.member_code, password_hash = "
             "coalesce(EXCLUDED.password_hash, users.password_hash), api_key_hash ="
             " EXCLUDED.api_key_hash, disabled = false"),
-            {"u": username, "r": role, "o": org_code,
+            {"u": username, "r": role, "o": org_code, "m": member_code,
              "p": hash_password(password) if password else None, "k": hash_key(key)})
     return key
 
@@ -125,30 +131,30 @@ def list_users(engine: Engine) -> list[dict]:
 
 def authenticate_password(engine: Engine, username: str, password: str) -> Principal:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT role, org_code, password_hash, disabled FROM users "
-                                "WHERE username = :u"), {"u": username}).first()
+        row = conn.execute(text("SELECT role, org_code, member_code, password_hash, disabled "
+                                "FROM users WHERE username = :u"), {"u": username}).first()
     if row is None or row.disabled or not verify_password(password, row.password_hash):
         raise AuthError("wrong user name or password")
-    return Principal(username, row.role, row.org_code)
+    return Principal(username, row.role, row.org_code, row.member_code)
 
 
 def authenticate_key(engine: Engine, key: str) -> Principal:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT username, role, org_code FROM users WHERE "
+        row = conn.execute(text("SELECT username, role, org_code, member_code FROM users WHERE "
                                 "api_key_hash = :k AND NOT disabled"),
                            {"k": hash_key(key)}).first()
     if row is None:
         raise AuthError("unknown or disabled API key")
-    return Principal(row.username, row.role, row.org_code)
+    return Principal(row.username, row.role, row.org_code, row.member_code)
 
 
 def lookup(engine: Engine, username: str) -> Principal:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT role, org_code FROM users WHERE username = :u AND "
-                                "NOT disabled"), {"u": username}).first()
+        row = conn.execute(text("SELECT role, org_code, member_code FROM users WHERE "
+                                "username = :u AND NOT disabled"), {"u": username}).first()
     if row is None:
         raise AuthError("the account no longer exists or is disabled")
-    return Principal(username, row.role, row.org_code)
+    return Principal(username, row.role, row.org_code, row.member_code)
 
 
 # --- personal data ----------------------------------------------------------------------------

@@ -240,14 +240,17 @@ def map_cmd(page: str = typer.Argument(..., help="overview, gaps, access or org"
 
 
 user_app = typer.Typer(no_args_is_help=True,
-                       help="Accounts: viewer, handler, dispatcher, planner, admin.")
+                       help="Accounts: viewer, member, handler, dispatcher, planner, admin.")
 app.add_typer(user_app, name="user")
 
 
 @user_app.command("add")
 def user_add(username: str,
-             role: str = typer.Option(..., help="viewer, handler, dispatcher, planner or admin"),
+             role: str = typer.Option(..., help="viewer, member, handler, dispatcher, planner or "
+                                                "admin"),
              org: str | None = typer.Option(None, "--org", help="a handler's organization code"),
+             member: str | None = typer.Option(None, "--member",
+                                               help="a member's code (role member: check-ins)"),
              password: bool = typer.Option(False, "--password", help="also set a password "
                                            "(asked for, for the web sign-in)")) -> None:
     """Create or update a user; prints a new API key (shown once)."""
@@ -256,7 +259,7 @@ def user_add(username: str,
     secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) \
         if password else None
     try:
-        key = auth.add_user(_engine(), username, role, secret, org_code=org)
+        key = auth.add_user(_engine(), username, role, secret, org_code=org, member_code=member)
     except GridgovError as exc:
         _fail(exc)
     typer.echo(f"{username} ({role}); API key (keep it, it is not stored): {key}")

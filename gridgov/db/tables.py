@@ -129,20 +129,23 @@ case_photos = Table(
     info={"versioned": True},
 )
 
-# Accounts: secrets stored only as hashes. A handler acts for one organization (org_code).
-ROLES = ("viewer", "handler", "dispatcher", "planner", "admin")
+# Accounts: secrets stored only as hashes. A handler acts for one organization (org_code); a
+# member checks in as one member of the roster (member_code).
+ROLES = ("viewer", "member", "handler", "dispatcher", "planner", "admin")
 users = Table(
     "users",
     metadata,
     Column("username", Text, primary_key=True),
     Column("role", Text, nullable=False),
     Column("org_code", Text, ForeignKey("party_orgs.code")),
+    Column("member_code", Text, ForeignKey("members.code")),
     Column("password_hash", Text),
     Column("api_key_hash", Text),
     Column("disabled", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
     CheckConstraint("role <> 'handler' OR org_code IS NOT NULL", name="handler_org"),
+    CheckConstraint("role <> 'member' OR member_code IS NOT NULL", name="member_code"),
     UniqueConstraint("api_key_hash", name="uq_users_api_key_hash"),
     info={"audit_key": "username"},
 )
