@@ -44,14 +44,19 @@ class Gridgov:
     def inventory(self, as_of: dt.date | None = None) -> dict:
         return inventory(self.engine, self.counties, as_of)
 
-    def coverage(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
-        return _coverage.coverage(self.engine, as_of, self.counties, self.settings)
+    def coverage(self, as_of: dt.date | None = None, basis: str = "paper",
+                 period: tuple[dt.date, dt.date] | str | None = None) -> gpd.GeoDataFrame:
+        """Coverage on paper (assignments), or by ``basis="visits"``: verified visits in
+        ``period`` ("YYYY-MM", a (start, end) pair; default the last full month)."""
+        return _coverage.coverage(self.engine, as_of, self.counties, self.settings,
+                                  basis=basis, period=period)
 
-    def rollup(self, level: str = "community", as_of: dt.date | None = None) -> pd.DataFrame:
-        return _coverage.rollup(self.coverage(as_of), level)
+    def rollup(self, level: str = "community", as_of: dt.date | None = None,
+               basis: str = "paper", period=None) -> pd.DataFrame:
+        return _coverage.rollup(self.coverage(as_of, basis, period), level)
 
-    def kpis(self, as_of: dt.date | None = None) -> dict:
-        return _coverage.kpis(self.coverage(as_of))
+    def kpis(self, as_of: dt.date | None = None, basis: str = "paper", period=None) -> dict:
+        return _coverage.kpis(self.coverage(as_of, basis, period))
 
     def org_load(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
         return _load.org_load(self.engine, as_of, self.counties)
@@ -62,17 +67,22 @@ class Gridgov:
     def detour_sensitivity(self, factors=(1.2, 1.3, 1.4)) -> pd.DataFrame:
         return _access.detour_sensitivity(self.engine, factors, self.counties, self.settings)
 
-    def gaps(self, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
-        return _gaps.gaps(self.engine, as_of, self.counties, self.settings)
+    def gaps(self, as_of: dt.date | None = None, basis: str = "paper",
+             period=None) -> gpd.GeoDataFrame:
+        return _gaps.gaps(self.engine, as_of, self.counties, self.settings, basis=basis,
+                          period=period)
 
     def recommend_assignments(self, as_of: dt.date | None = None, k: int | None = 20,
-                              scenario: list[dict] | str | None = None) -> gpd.GeoDataFrame:
-        """Optimal new assignments, for today's data or after a scenario (changes or a name)."""
+                              scenario: list[dict] | str | None = None, basis: str = "paper",
+                              period=None) -> gpd.GeoDataFrame:
+        """Optimal new assignments, for today's data or after a scenario (changes or a name);
+        ``basis="visits"``: unvisited compounds need members, and only serving members give."""
         if isinstance(scenario, str):
             scenario, saved_as_of = _scenario.load_scenario(self.engine, scenario)
             as_of = as_of or saved_as_of
         return _recommend.recommend_assignments(self.engine, as_of, self.counties, k,
-                                                self.settings, scenario_changes=scenario)
+                                                self.settings, scenario_changes=scenario,
+                                                basis=basis, period=period)
 
     def recommend_sites(self, n_sites: int = 3) -> gpd.GeoDataFrame:
         return _recommend.recommend_sites(self.engine, n_sites, self.counties,

@@ -119,3 +119,21 @@ def test_coverage_by_visits_marks_unvisited_compounds_inactive(seeded_copy, memb
     assert k["coverage_gap"] == pytest.approx(1 - 1 / len(cov))
     town = coverage.rollup(cov.reset_index(), "township").iloc[0]
     assert town["inactive"] == len(cov) - 1 and town["visits"] == 2
+
+
+def test_inactive_compounds_lead_the_gaps_and_draw_recommendations(seeded_copy, member):
+    from gridgov.analysis import gaps, recommend
+
+    for day in (3, 10):
+        _out(seeded_copy, _in(seeded_copy, member, NOV + dt.timedelta(days=day)), 60)
+    g = gaps.gaps(seeded_copy, basis="visits", period="2026-11")
+    top = g.iloc[0]
+    assert "inactive" in top["rules"] and top["score_inactive"] > 80
+    assert "有名无实：2026年11月党员走访仅0天" in top["reasons_zh"]
+    thin = g[g.rules.map(lambda r: "under_covered" in r and "inactive" not in r)]
+    assert thin.empty or thin.priority.max() < g[g.score_inactive > 0].priority.min()
+    assert member["compound"] not in set(g[g.score_inactive > 0].code)
+    rec = recommend.recommend_assignments(seeded_copy, dt.date(2026, 11, 28), evaluate=False,
+                                          basis="visits", period="2026-11")
+    # only the one member who serves can be given, by its own organization
+    assert rec["members"].sum() <= 1

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgov.analysis.sqlfiles import connection
 from gridgov.analysis.access import access
 from gridgov.analysis.coverage import coverage
-from gridgov.settings import AnalysisSettings
+from gridgov.settings import ActivitySettings, AnalysisSettings
 
 REASON_ZH = {
     "uncovered": "未包联：没有机关党组织包联",
@@ -49,6 +49,7 @@ REASON_ZH = {
     "far_assignment": "包联单位驻地过远（{far:.1f}公里）",
     "fragmented": "包联单位过多（{orgs}个），责任分散",
     "no_site_nearby": "不在新时代文明实践阵地{circle}生活圈内（步行约{walk:.0f}米）",
+    "inactive": "有名无实：{period}党员走访仅{visited:.0f}天（应不少于{min_days}天）",
     "overdue_cases": "有{overdue:.0f}件工单逾期未办结",
     "case_hotspot": "近{days}天每百户{per100:.1f}件工单，问题多发",
 }
@@ -77,11 +78,16 @@ def case_load(conn, counties: list[str] | None, window_days: int,
 
 def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
          counties: list[str] | None = None,
-         settings: AnalysisSettings | None = None) -> gpd.GeoDataFrame:
-    """Compounds that break at least one rule, highest priority first."""
+         settings: AnalysisSettings | None = None, *, basis: str = "paper",
+         period: tuple[dt.date, dt.date] | str | None = None,
+         activity: ActivitySettings | None = None) -> gpd.GeoDataFrame:
+    """Compounds that break at least one rule, highest priority first. ``basis="visits"``
+    ranks by what happens too: a compound covered on paper but not visited in ``period``
+    (default the last full month) outranks a thin one."""
     s = settings or AnalysisSettings()
+    act = activity or ActivitySettings()
     with connection(bind) as conn:
-        cov = coverage(conn, as_of, counties, s)
+        cov = coverage(conn, as_of, counties, s, basis=basis, period=period, activity=act)
         acc = access(conn, counties, s)
         cases = case_load(conn, counties, s.case_window_days)
     acc = pd.DataFrame(acc[acc["kind"] == "compound"][["code", "nearest_walk_m", "life_circle",
@@ -94,7 +100,10 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     hotspot = g["cases_per_100"] >= s.hotspot_per_100_households
     g["shortfall"] = np.maximum(np.ceil(g["members_needed"] - g["members"] - 1e-9), 0)
     uncovered = g["status"] == "uncovered"
-    under = g["status"] == "under_covered"
+    paper_status = g["paper_status"] if "paper_status" in g else g["status"]
+    under = paper_status == "under_covered"
+    inactive = g["status"] == "inactive"
+    visit_days = g["visit_days"] if "visit_days" in g else pd.Series(0, index=g.index)
     target = s.access_target_m
     no_site = ~(g["nearest_walk_m"] <= target)  # NaN (no site at all) counts as a gap
     fragmented = g["fragmented"].fillna(False).astype(bool)
@@ -109,8 +118,10 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     # what happens counts beside what is on paper: late cases first, then many cases
     g["score_overdue"] = 3.0 * g["overdue_cases"]
     g["score_cases"] = np.where(hotspot, g["cases_per_100"] / 2, 0.0)
+    # on paper but not visited: nearly as bad as no one at all, worse than too few members
+    g["score_inactive"] = np.where(inactive, 80 + g["households"] / 20, 0.0)
     parts = ["score_uncovered", "score_shortfall", "score_distance", "score_access",
-             "score_fragmented", "score_overdue", "score_cases"]
+             "score_fragmented", "score_overdue", "score_cases", "score_inactive"]
     g[parts] = g[parts].astype(float).round(2)
     g["priority"] = g[parts].sum(axis=1).round(2)
 
@@ -121,6 +132,8 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
             r.append("uncovered")
         if under[i]:
             r.append("under_covered")
+        if inactive[i]:
+            r.append("inactive")
         if far[i]:
             r.append("far_assignment")
         if fragmented[i]:
@@ -137,7 +150,9 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
             far=(row["max_office_m"] or 0) / 1000, orgs=row["orgs"],
             circle=s.access_target.replace("min", "分钟"),
             walk=row["nearest_walk_m"] if pd.notna(row["nearest_walk_m"]) else float("nan"),
-            overdue=row["overdue_cases"], days=s.case_window_days, per100=row["cases_per_100"])
+            overdue=row["overdue_cases"], days=s.case_window_days, per100=row["cases_per_100"],
+            period=_period_zh(cov.attrs.get("period")), min_days=act.min_visit_days,
+            visited=visit_days[i])
             for k in r))
     g["rules"] = rules
     g["reasons_zh"] = reasons
@@ -148,6 +163,16 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=4326)
 
 
+def _period_zh(period) -> str:
+    """("2026-10-01", "2026-11-01") -> "2026年10月"; other spans as dates."""
+    if not period:
+        return "本期"
+    start, end = (dt.date.fromisoformat(p) for p in period)
+    if start.day == 1 and (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) == end:
+        return f"{start.year}年{start.month}月"
+    return f"{start}至{end - dt.timedelta(days=1)}"
+
+
 XLSX_COLUMNS = {
     "rank": "排序", "code": "小区编码", "name": "小区名称", "community_name": "所属社区",
     "township_name": "乡镇", "households": "户数", "orgs": "包联单位数", "members": "下沉党员数",
@@ -155,7 +180,7 @@ XLSX_COLUMNS = {
     "priority": "优先级得分", "score_uncovered": "得分:未包联", "score_shortfall": "得分:力量缺口",
     "score_distance": "得分:距离", "score_access": "得分:阵地可达", "score_fragmented": "得分:分散",
     "overdue_cases": "逾期工单", "cases_per_100": "每百户工单", "score_overdue": "得分:逾期工单",
-    "score_cases": "得分:工单多发",
+    "score_cases": "得分:工单多发", "score_inactive": "得分:有名无实",
     "reasons_zh": "问题说明", "orgs_zh": "包联单位",
 }
 

@@ -137,7 +137,9 @@ def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = Non
                           counties: list[str] | None = None, k: int | None = 20,
                           settings: AnalysisSettings | None = None,
                           evaluate: bool = True,
-                          scenario_changes: list[dict] | None = None) -> gpd.GeoDataFrame:
+                          scenario_changes: list[dict] | None = None, *, basis: str = "paper",
+                          period: tuple[dt.date, dt.date] | str | None = None
+                          ) -> gpd.GeoDataFrame:
     """New assignments (org → compound, members) closing the member shortfall at least total
     distance. ``attrs`` holds ``changes`` (for :func:`gridgov.analysis.scenario.scenario`),
     ``unmet_members``, and ``kpis_before`` / ``kpis_after`` when ``evaluate``.
@@ -145,6 +147,10 @@ def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = Non
     With ``scenario_changes`` the recommendation is made for the state after those changes
     (applied in a transaction that is rolled back), and its KPIs compare that state with the
     state after the recommendation too.
+
+    ``basis="visits"``: compounds covered on paper but not visited in ``period`` need members
+    too, and an organization can give only members who actually serve (members with a verified
+    visit in the period), not its roster.
     """
     as_of = as_of or dt.date.today()
     if scenario_changes:
@@ -167,9 +173,11 @@ def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = Non
             result.attrs["kpis_after"] = after.kpis_after
         return result
     with connection(bind) as conn:
-        cov = coverage(conn, as_of, counties, settings)
+        cov = coverage(conn, as_of, counties, settings, basis=basis, period=period)
         links = _links(conn, as_of)
         orgs = _orgs(conn, counties)
+        if basis == "visits":
+            orgs = _serving(conn, orgs, cov.attrs["period"])
     problem = transport_problem(cov, links, orgs, k)
     result = _empty_result()
     if problem is not None:
@@ -191,9 +199,21 @@ def recommend_assignments(bind: Engine | Connection, as_of: dt.date | None = Non
     return result
 
 
+def _serving(conn, orgs: pd.DataFrame, period: tuple[str, str]) -> pd.DataFrame:
+    """Organizations' capacity in fact: at most the members with a verified visit in ``period``."""
+    serving = dict(conn.execute(text(
+        "SELECT org_code, count(DISTINCT member_code) FROM checkins WHERE status IN ('valid', "
+        "'approved') AND checked_out_at IS NOT NULL AND checked_in_at >= CAST(:a AS date) "
+        "AND checked_in_at < CAST(:b AS date) GROUP BY org_code"),
+        {"a": period[0], "b": period[1]}).all())
+    return orgs.assign(serving=orgs["org_code"].map(serving).fillna(0).astype(int))
+
+
 def _deficits(cov: pd.DataFrame) -> pd.DataFrame:
-    short = cov[cov["status"].isin(["uncovered", "under_covered"])].copy()
-    short["deficit"] = np.maximum(np.ceil(short["members_needed"] - short["members"] - 1e-9), 0)
+    short = cov[cov["status"].isin(["uncovered", "under_covered", "inactive"])].copy()
+    # a compound no one visits needs members who will: all it needs, whatever the paper says
+    have = np.where(short["status"] == "inactive", 0.0, short["members"])
+    short["deficit"] = np.maximum(np.ceil(short["members_needed"] - have - 1e-9), 0)
     return short[short["deficit"] > 0].reset_index(drop=True)
 
 
@@ -206,7 +226,10 @@ def transport_problem(cov: pd.DataFrame, links: pd.DataFrame, orgs: pd.DataFrame
     """The min-cost flow instance: donors' spare members, compounds' deficits, candidate arcs
     (each compound to its ``k`` nearest donors) and their costs in metres. None if nothing to do."""
     short = _deficits(cov)
-    orgs = orgs.assign(spare=spare_members(cov, links, orgs))
+    spare = spare_members(cov, links, orgs)
+    if "serving" in orgs:  # by visits: members who actually serve bound what can be given
+        spare = np.minimum(spare, orgs["serving"].to_numpy())
+    orgs = orgs.assign(spare=spare)
     donors = orgs[orgs["spare"] > 0].reset_index(drop=True)
     if not len(short) or not len(donors):
         return None
