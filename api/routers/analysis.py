@@ -55,9 +55,24 @@ def _output(frame, fmt: str, name: str, sheet: str | None = None, xlsx=None) -> 
     return Response(json.dumps(records, ensure_ascii=False), media_type="application/json")
 
 
-def _coverage_today_or(svc: FeatureService, as_of: dt.date | None):
+class Basis:
+    """Coverage on paper (assignments), or by verified visits in a month."""
+
+    def __init__(self, basis: Literal["paper", "visits"] = Query(
+                     "paper", description="paper: assignments; visits: verified check-ins"),
+                 period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                                            description="visits: the month, default the last "
+                                                        "full one")):
+        self.basis = basis
+        self.period = period
+
+
+def _coverage_today_or(svc: FeatureService, as_of: dt.date | None, basis: Basis | None = None):
     """Today's coverage comes from the per-version cache the OGC collection uses; other dates
-    are computed."""
+    and the visits basis are computed."""
+    if basis is not None and basis.basis == "visits":
+        cov = coverage.coverage(svc.engine, as_of, basis="visits", period=basis.period)
+        return cov.assign(org_codes=cov["org_codes"].map(";".join))
     if as_of is None or as_of == dt.date.today():
         return svc.frame(svc.collection("coverage"))
     cov = coverage.coverage(svc.engine, as_of)
@@ -65,9 +80,10 @@ def _coverage_today_or(svc: FeatureService, as_of: dt.date | None):
 
 
 @router.get("/kpis", summary="County key figures (coverage, members, distances)")
-async def kpis(as_of: dt.date | None = Depends(_as_of), svc: FeatureService = Depends(features)):
+async def kpis(as_of: dt.date | None = Depends(_as_of), svc: FeatureService = Depends(features),
+               basis: Basis = Depends()):
     def run():
-        cov = _coverage_today_or(svc, as_of)
+        cov = _coverage_today_or(svc, as_of, basis)
         return {**coverage.kpis(cov), "as_of": (as_of or dt.date.today()).isoformat()}
 
     return await run_in_threadpool(run)
@@ -78,9 +94,10 @@ async def kpis(as_of: dt.date | None = Depends(_as_of), svc: FeatureService = De
 async def coverage_endpoint(as_of: dt.date | None = Depends(_as_of),
                             level: Literal["compound", "grid_cell", "community", "township",
                                            "county"] = "compound",
-                            format: Format = "json", svc: FeatureService = Depends(features)):
+                            format: Format = "json", svc: FeatureService = Depends(features),
+                            basis: Basis = Depends()):
     def run():
-        cov = _coverage_today_or(svc, as_of)
+        cov = _coverage_today_or(svc, as_of, basis)
         return cov if level == "compound" else coverage.rollup(cov, level)
 
     return _output(await run_in_threadpool(run), format, f"coverage_{level}")
@@ -89,9 +106,9 @@ async def coverage_endpoint(as_of: dt.date | None = Depends(_as_of),
 @router.get("/gaps", summary="Ranked compounds needing action, with reasons",
             responses=TABLES)
 async def gaps_endpoint(as_of: dt.date | None = Depends(_as_of), format: Format = "json",
-                        eng=Depends(engine)):
+                        eng=Depends(engine), basis: Basis = Depends()):
     def run():
-        g = gaps.gaps(eng, as_of)
+        g = gaps.gaps(eng, as_of, basis=basis.basis, period=basis.period)
         if format == "xlsx":
             return g
         return g.assign(org_codes=g["org_codes"].map(";".join), rules=g["rules"].map(";".join))
