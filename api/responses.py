@@ -24,6 +24,10 @@ ERRORS = {
     422: _err("Input refused by validation (nothing was written)"),
     503: _err("The database is not answering; try again shortly"),
 }
+LIMITED = {429: {**_err("Too many requests from this address, key or account; wait for "
+                        "Retry-After seconds"),
+                  "headers": {"Retry-After": {"description": "seconds to wait",
+                                              "schema": {"type": "integer"}}}}}
 EDIT_ERRORS = {412: _err("The record changed since it was read; the current state is included"),
                428: _err("If-Match (the version read) is required")}
 

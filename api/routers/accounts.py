@@ -16,14 +16,15 @@ from gridgov.auth import Principal
 
 from ..deps import client_address, engine, limits
 from ..ratelimit import Limits
-from ..responses import media
+from ..responses import LIMITED, media
 from ..routing import RetryReads
 from ..security import issue_token, principal, require
 
 router = APIRouter(tags=["Accounts and audit"], route_class=RetryReads)
 
 
-@router.post("/auth/token", summary="Sign in (OAuth2 password flow); returns a bearer token")
+@router.post("/auth/token", summary="Sign in (OAuth2 password flow); returns a bearer token",
+             responses=LIMITED)
 async def token(request: Request, form: OAuth2PasswordRequestForm = Depends(),
                 eng: Engine = Depends(engine), doors: Limits = Depends(limits)):
     doors.signin(client_address(request), form.username)

@@ -60,7 +60,7 @@ class Basis:
 
     def __init__(self, basis: Literal["paper", "visits"] = Query(
                      "paper", description="paper: assignments; visits: verified check-ins"),
-                 period: str | None = Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                 period: str | None = Query(None, pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
                                             description="visits: the month, default the last "
                                                         "full one")):
         self.basis = basis

@@ -29,7 +29,7 @@ from gridgov.layers import get_layer
 
 from ..deps import client_address, engine, limits
 from ..ratelimit import Limits
-from ..responses import EDIT_ERRORS, TABLES, media as media_types
+from ..responses import EDIT_ERRORS, LIMITED, TABLES, media as media_types
 from ..routing import RetryReads
 from ..security import principal
 
@@ -48,7 +48,8 @@ def _respond(case: dict, who: Principal, status: int = 200) -> JSONResponse:
 
 
 @router.post("", summary="File a report (随手拍): form fields and photos", status_code=201,
-             responses=media_types("application/json", status=201, description="The new case"))
+             responses={**media_types("application/json", status=201,
+                                      description="The new case"), **LIMITED})
 async def file_report(request: Request,
                       category_code: str = Form(..., max_length=16, description="类别编码"),
                       lon: float = Form(..., ge=-180, le=180),

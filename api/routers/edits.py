@@ -128,7 +128,7 @@ class CategoryChange(BaseModel):
     """A case category's name, time limit, conditions, routing override, open or not."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    time_limit: float | None = Field(None, gt=0, le=10_000)
+    time_limit: float | None = Field(None, ge=0.01, le=10_000)
     limit_type: Literal["urgent_hours", "working_hours", "working_days",
                         "natural_days"] | None = None
     filing_condition: str | None = Field(None, max_length=2000)

@@ -27,6 +27,7 @@ import shapely
 from sqlalchemy import Connection, Engine
 
 from gridgov.analysis.sqlfiles import connection, scope, sql
+from gridgov.errors import InvalidParameter
 from gridgov.settings import ActivitySettings, AnalysisSettings
 
 STATUS_ZH = {"uncovered": "未包联", "under_covered": "力量不足", "covered": "已覆盖",
@@ -92,7 +93,10 @@ def visit_period(period: tuple[dt.date, dt.date] | str | None) -> tuple[dt.date,
     if isinstance(period, tuple):
         return period
     if isinstance(period, str):
-        first = dt.date.fromisoformat(period + "-01")
+        try:
+            first = dt.date.fromisoformat(period + "-01")
+        except ValueError:
+            raise InvalidParameter("period", f"{period!r} is not a month (YYYY-MM)") from None
     else:
         today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
         first = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 import folium
 import geopandas as gpd
@@ -35,12 +36,14 @@ from sqlalchemy import Engine, text
 from gridgov.analysis import access as access_mod
 from gridgov.analysis import coverage as coverage_mod
 from gridgov.analysis import gaps as gaps_mod
+from gridgov.cases.lifecycle import OPEN, STATUS_ZH as CASE_STATUS_ZH
 from gridgov.errors import NotFound
 from gridgov.io.crs import from_wgs84
 from gridgov.maps import style
 from gridgov.maps.templating import macro, render
 
 SEAT = (37.34, 111.205)
+CASE_POLL_MS = 4000  # the overview asks /versions this often: a new report shows within seconds
 # Leaflet and its plugins, vendored (see static/vendor/README.md); the service serves this folder
 # at /static, and standalone pages inline the files.
 STATIC = Path(__file__).parent / "static"
@@ -181,6 +184,40 @@ def _outlines(m: folium.Map, engine: Engine, opts: MapOptions) -> None:
         tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(m)
 
 
+def _open_cases(m: folium.Map, opts: MapOptions, control: folium.LayerControl) -> None:
+    """Open cases, clustered at low zoom (Leaflet.markercluster), overdue in red. Live pages read
+    them from the OGC collection and poll /versions (cases_layer.js.j2); files carry them."""
+    vendor = STATIC / "vendor" / "leaflet.markercluster"
+    css = [vendor / "MarkerCluster.css", vendor / "MarkerCluster.Default.css"]
+    data = None
+    if opts.standalone:
+        from gridgov.tiles import tile_layer
+
+        m.get_root().header.add_child(_Rendered(render(
+            "standalone_assets.html.j2", css="\n".join(f.read_text(encoding="utf-8") for f in css),
+            js=(vendor / "leaflet.markercluster.js").read_text(encoding="utf-8"))))
+        data = json.loads(_on_basemap(opts, tile_layer("cases").frame(opts.engine)).to_json(
+            na="null"))
+    else:
+        a = f"{opts.base_url}{opts.asset_base}/leaflet.markercluster"
+        m.default_js = [*m.default_js, ("markercluster", f"{a}/leaflet.markercluster.js")]
+        m.default_css = [*m.default_css, *((f.stem, f"{a}/{f.name}") for f in css)]
+    m.get_root().header.add_child(_Rendered(render(
+        "inline_style.html.j2", css=(STATIC / "cases" / "map.css").read_text(encoding="utf-8"))))
+    with opts.engine.connect() as conn:
+        names = dict(conn.execute(text("SELECT code, name FROM case_categories")).all())
+    items = urlencode({"filter": f"status IN ({', '.join(repr(s) for s in OPEN)})",
+                       "properties": "code,category_code,status,unit_code,reported_at,handle_due",
+                       "limit": 10_000})
+    _script(m, "cases_layer.js.j2", map=m.get_name(), control=control.get_name(), data=data,
+            items_url=f"{opts.base_url}/collections/cases/items?{items}",
+            versions_url=f"{opts.base_url}/versions?tables=cases", interval_ms=CASE_POLL_MS,
+            categories=names, status_zh=CASE_STATUS_ZH, gcj02=opts.basemap == "amap",
+            case_url=None if opts.standalone else f"{opts.base_url}/center/cases/")
+    _panel(m, "cases_panel.html.j2", link=None if opts.standalone else
+           f"{opts.base_url}/center/cases")
+
+
 # The tile layers' JavaScript style and popup functions (macros of styles.js.j2 and popups.js.j2),
 # with the colours and labels every map shares.
 _STATUS_STYLE = macro("styles.js.j2", "status", colors=style.STATUS_COLORS)
@@ -205,9 +242,10 @@ def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
     _panel(m, "kpi_panel.html.j2", k=k)
     legend = {**{style.STATUS_ZH[s]: c for s, c in style.STATUS_COLORS.items()},
               **{style.TIER_ZH[t]: c for t, c in style.TIER_COLORS.items()},
-              "机关党组织驻地": style.OFFICE_COLOR}
+              "机关党组织驻地": style.OFFICE_COLOR, "未结工单": "#ef6c00", "超期工单": "#c62828"}
     _panel(m, "legend.html.j2", items=legend, title="图例 · legend")
-    folium.LayerControl(collapsed=False).add_to(m)
+    control = folium.LayerControl(collapsed=False).add_to(m)
+    _open_cases(m, opts, control)
     if not opts.standalone:  # a file has no service to poll
         # poll the KPIs; when the data version moves, redraw the tile layers and the figures
         _script(m, "refresh.js.j2", url=f"{opts.base_url}/analysis/kpis",
