@@ -21,7 +21,9 @@ from . import errors, openapi
 from .limits import BodyLimit
 from .ratelimit import Limits
 from .responses import EDIT_ERRORS, ERRORS
-from .routers import accounts, analysis, cases, edits, health, maps, ogc, tiles
+from .routers import accounts, analysis, cases, edits, health, maps, ogc, pages, tiles
+from .routers import open311, supervision
+from .routers import checkins
 from .security import require
 from .settings import ServiceSettings
 
@@ -58,10 +60,17 @@ def create_app(settings: ServiceSettings | None = None,
     app.include_router(accounts.router, responses=ERRORS)
     app.include_router(edits.router, responses={**ERRORS, **EDIT_ERRORS})
     app.include_router(cases.router, dependencies=viewer, responses=ERRORS)
+    # accounts, demands, flags, key tasks, scorecard: writes checked by role in gridgov.activity
+    app.include_router(supervision.router, dependencies=viewer, responses=ERRORS)
+    # the case pages are HTML shells without data (their scripts call the API as the user)
+    app.include_router(pages.router, responses=ERRORS)
+    app.include_router(open311.router)  # GeoReport v2: its own errors (array form)
+    # check-ins: each route states who may call it (members, planners, everyone for counts)
+    app.include_router(checkins.router, responses=ERRORS)
     app.include_router(health.router, responses={503: ERRORS[503]})
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        upload_bytes=settings.max_upload_bytes,
-                       upload_prefixes=("/cases", "/open311"))
+                       upload_prefixes=("/cases", "/open311", "/checkins"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -588,5 +588,26 @@ def jobs_retry(job_id: int = typer.Argument(..., help="a job id from `gridgov jo
     typer.echo(f"job {job_id} queued again")
 
 
+@app.command("retention")
+def retention_cmd(dry_run: bool = typer.Option(False, "--dry-run",
+                                               help="say what would be done, change nothing")
+                  ) -> None:
+    """Reduce check-ins past GRIDGOV_ACTIVITY_RETENTION_DAYS (365) to compound and day, and
+    detach the months wholly past it as checkins_archive__COUNTY__YYYY_MM tables."""
+    from gridgov.activity import retention
+
+    try:
+        out = retention.run(_engine(), dry_run=dry_run)
+    except GridgovError as exc:
+        _fail(exc)
+    would = "would be " if dry_run else ""
+    typer.echo(f"cut-off {out['cutoff']}: {out['reduced']} check-in(s) {would}reduced to "
+               "compound and day")
+    for name, archive in out["detached"].items():
+        typer.echo(f"{name} {would}detached → {archive}")
+    if not out["detached"]:
+        typer.echo("no month wholly past the retention period")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m gridgov`
     sys.exit(app())

@@ -14,7 +14,8 @@ from gridgov.calendar import SHANGHAI
 from gridgov.errors import InputError, StateConflict
 from gridgov.io.crs import wgs84_to_gcj02
 
-NOV = dt.datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+# November 2025: before the bundle's year of check-ins, so only these count
+NOV = dt.datetime(2025, 11, 3, 9, 0, tzinfo=SHANGHAI)
 
 
 @pytest.fixture
@@ -94,12 +95,12 @@ def test_month_partitions_and_pruning(seeded_copy, member):
         parts = {r[0] for r in conn.execute(text(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = 'checkins__141129'::regclass"))}
-        assert {"checkins__141129__2026_11", "checkins__141129__2026_09",
+        assert {"checkins__141129__2025_11", "checkins__141129__2025_09",
                 "checkins__141129__default"} <= parts
         plan = "\n".join(r[0] for r in conn.execute(text(
             "EXPLAIN SELECT count(*) FROM checkins WHERE county_code = '141129' AND "
-            "checked_in_at >= '2026-11-01 00:00+08' AND checked_in_at < '2026-12-01 00:00+08'")))
-        assert "checkins__141129__2026_11" in plan and "2026_09" not in plan
+            "checked_in_at >= '2025-11-01 00:00+08' AND checked_in_at < '2025-12-01 00:00+08'")))
+        assert "checkins__141129__2025_11" in plan and "2025_09" not in plan
 
 
 def test_coverage_by_visits_marks_unvisited_compounds_inactive(seeded_copy, member):
@@ -107,7 +108,7 @@ def test_coverage_by_visits_marks_unvisited_compounds_inactive(seeded_copy, memb
     assert (paper.status != "inactive").all()
     for day in (3, 10):  # two days: covered in fact
         _out(seeded_copy, _in(seeded_copy, member, NOV + dt.timedelta(days=day)), 60)
-    cov = coverage.coverage(seeded_copy, basis="visits", period="2026-11").set_index("code")
+    cov = coverage.coverage(seeded_copy, basis="visits", period="2025-11").set_index("code")
     visited = cov.loc[member["compound"]]
     assert visited["visit_days"] == 2 and visited["status"] != "inactive"
     assert visited["verified_hours"] == pytest.approx(2.0)
@@ -126,14 +127,14 @@ def test_inactive_compounds_lead_the_gaps_and_draw_recommendations(seeded_copy, 
 
     for day in (3, 10):
         _out(seeded_copy, _in(seeded_copy, member, NOV + dt.timedelta(days=day)), 60)
-    g = gaps.gaps(seeded_copy, basis="visits", period="2026-11")
+    g = gaps.gaps(seeded_copy, basis="visits", period="2025-11")
     top = g.iloc[0]
     assert "inactive" in top["rules"] and top["score_inactive"] > 80
-    assert "有名无实：2026年11月党员走访仅0天" in top["reasons_zh"]
+    assert "有名无实：2025年11月党员走访仅0天" in top["reasons_zh"]
     thin = g[g.rules.map(lambda r: "under_covered" in r and "inactive" not in r)]
     assert thin.empty or thin.priority.max() < g[g.score_inactive > 0].priority.min()
     assert member["compound"] not in set(g[g.score_inactive > 0].code)
-    rec = recommend.recommend_assignments(seeded_copy, dt.date(2026, 11, 28), evaluate=False,
-                                          basis="visits", period="2026-11")
+    rec = recommend.recommend_assignments(seeded_copy, dt.date(2025, 11, 28), evaluate=False,
+                                          basis="visits", period="2025-11")
     # only the one member who serves can be given, by its own organization
     assert rec["members"].sum() <= 1

@@ -271,3 +271,8 @@ def sweep_task(context, timestamp: int) -> None:
             "DELETE FROM procrastinate_jobs WHERE queue_name = :q AND task_name = :t "
             "AND status = 'succeeded' AND (args->>'timestamp')::bigint < :cutoff"),
             {"q": queue.SWEEP_QUEUE, "t": queue.SWEEP, "cutoff": timestamp - 86400})
+
+
+# the check-ins' periodic jobs (auto check-out at 23:59, retention) register with the worker's
+# import path too
+from gridgov.jobs import activity as _activity  # noqa: E402,F401

@@ -335,7 +335,11 @@ class Layer:
         if self.partition_months:
             from sqlalchemy import text as sql
 
-            months = sorted({(r["county_code"], r[self.partition_months].strftime("%Y-%m-01"))
+            from zoneinfo import ZoneInfo
+
+            china = ZoneInfo("Asia/Shanghai")  # months are Beijing-time months
+            months = sorted({(r["county_code"],
+                              r[self.partition_months].astimezone(china).strftime("%Y-%m-01"))
                              for r in records if r.get(self.partition_months)})
             for county, month in months:
                 conn.execute(sql("SELECT gridgov_month_partitions(:t, :c, CAST(:m AS date), "
