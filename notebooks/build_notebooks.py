@@ -121,6 +121,84 @@ NOTEBOOKS = {
                  "\"overdue_cases\", \"cases_per_100\", \"score_overdue\", \"score_cases\", "
                  "\"reasons_zh\"]].head(10)"),
     ],
+    "05_paper_vs_verified.ipynb": [
+        ("md", "# 纸面覆盖与实际走访 · Paper vs verified coverage\n\nOn paper every compound of "
+               "中阳县 is covered: each has an organization assigned. In fact a compound is covered "
+               "only if members of those organizations come: a *verified visit* is a check-in that "
+               "counts (valid, or approved by a planner, and checked out) by a member of an "
+               "organization assigned to the compound that day. A compound covered on paper with "
+               "fewer than 2 days of verified visits in a month is *inactive* (有名无实). The "
+               "bundle's check-ins are invented (see geodata/README.md)."),
+        ("code", "import datetime as dt\n\nimport gridgov\nimport pandas as pd\n"
+                 "from sqlalchemy import text\nfrom gridgov.analysis import coverage as cv\n\n"
+                 "gg = gridgov.connect()\nmonth = \"2026-10\"  # the last full month of the bundle\n"
+                 "cov = cv.coverage(gg.engine, counties=gg.counties, settings=gg.settings, "
+                 "basis=\"visits\", period=month)\ncov.status_zh.value_counts()"),
+        ("code", "k = cv.kpis(cov)\n{key: k[key] for key in (\"period\", \"paper_coverage_rate\", "
+                 "\"verified_coverage_rate\", \"coverage_gap\", \"inactive\", \"verified_visits\", "
+                 "\"verified_hours\")}"),
+        ("md", "## By community · 按社区: the gap between paper and fact"),
+        ("code", "cv.rollup(cov, \"community\")[[\"community_name\", \"compounds\", \"inactive\", "
+                 "\"coverage_rate\", \"verified_coverage_rate\", \"coverage_gap\", \"visits\", "
+                 "\"verified_hours\"]].sort_values(\"coverage_gap\", ascending=False)"),
+        ("md", "## Month by month · 逐月对比: paper and verified coverage rates"),
+        ("code", "rows = []\nfor m in pd.period_range(\"2025-12\", month, freq=\"M\").strftime(\"%Y-%m\"):\n"
+                 "    km = cv.kpis(cv.coverage(gg.engine, counties=gg.counties, settings=gg.settings,\n"
+                 "                             basis=\"visits\", period=m))\n"
+                 "    rows.append({\"month\": m, **{key: km[key] for key in (\n"
+                 "        \"paper_coverage_rate\", \"verified_coverage_rate\", \"inactive\", "
+                 "\"verified_visits\", \"verified_hours\")}})\n"
+                 "monthly = pd.DataFrame(rows).set_index(\"month\")\nmonthly.round(3)"),
+        ("code", "monthly[[\"paper_coverage_rate\", \"verified_coverage_rate\"]].plot("
+                 "ylim=(0, 1.05), marker=\"o\", title=\"paper vs verified coverage\");"),
+        ("md", "## Inactive compounds · 有名无实的小区 in the last full month, and the compounds "
+               "nobody visited all year"),
+        ("code", "inactive = cov[cov.status == \"inactive\"].sort_values([\"visit_days\", "
+                 "\"households\"], ascending=[True, False])\n"
+                 "inactive[[\"code\", \"name\", \"community_name\", \"households\", \"members\", "
+                 "\"visit_days\", \"visits\", \"days_since_visit\", \"paper_status\", \"orgs_zh\"]]"),
+        ("code", "year = cv.coverage(gg.engine, counties=gg.counties, settings=gg.settings, "
+                 "basis=\"visits\",\n                   period=(dt.date(2025, 12, 1), "
+                 "dt.date(2026, 11, 28)))  # the whole year of data\n"
+                 "year[year.visits == 0][[\"code\", \"name\", \"households\", \"members\", \"orgs_zh\"]]"),
+        ("code", "cov.explore(column=\"status_zh\", tiles=None, categorical=True, tooltip=[\"name\", "
+                 "\"households\", \"members\", \"visit_days\", \"status_zh\"])"),
+        ("md", "## Who is not visiting · 未走访的党员 (the last quarter)\n\nMembers with no verified "
+               "visit from August to October, straight from the check-ins table. No names: member "
+               "codes and organization names only (positions and names are personal data)."),
+        ("code", "members = pd.read_sql(text(\"\"\"\n"
+                 "    SELECT m.code AS member_code, o.name AS org_name, m.compound_code,\n"
+                 "           count(c.member_code) FILTER (WHERE c.status IN ('valid', 'approved')\n"
+                 "                                   AND c.checked_out_at IS NOT NULL) AS verified,\n"
+                 "           count(c.member_code) FILTER (WHERE c.status = 'flagged') AS flagged\n"
+                 "    FROM members m JOIN party_orgs o ON o.code = m.org_code\n"
+                 "    LEFT JOIN checkins c ON c.member_code = m.code AND c.org_code = m.org_code\n"
+                 "         AND c.checked_in_at >= :start AND c.checked_in_at < :end\n"
+                 "    GROUP BY 1, 2, 3 ORDER BY 1\"\"\"), gg.engine,\n"
+                 "    params={\"start\": \"2026-08-01 00:00+08\", \"end\": \"2026-11-01 00:00+08\"})\n"
+                 "idle = members[members.verified == 0]\n"
+                 "len(idle), round(len(idle) / len(members), 3)"),
+        ("code", "by_org = members.groupby(\"org_name\").agg(members=(\"member_code\", \"size\"), "
+                 "not_visiting=(\"verified\", lambda v: int((v == 0).sum())))\n"
+                 "by_org[\"share\"] = (by_org.not_visiting / by_org.members).round(2)\n"
+                 "by_org.sort_values([\"share\", \"members\"], ascending=False).head(15)"),
+        ("code", "# members whose check-ins in the quarter were all flagged (mocked, 2 km away, ...)\n"
+                 "idle[idle.flagged > 0][[\"member_code\", \"org_name\", \"compound_code\", \"flagged\"]]"),
+        ("md", "## A recommended re-assignment · 推荐调整\n\n`gg.recommend_assignments()` as it is "
+               "today balances members on paper (the roster): organizations with spare members "
+               "take on compounds short of members, at least total office distance. The "
+               "recommendation will use serving members' capacity (members with a verified visit "
+               "in the period) and count inactive compounds as needing members once that lands; "
+               "meanwhile, set its compounds beside those inactive in fact, and its donors beside "
+               "the share of their members who did not visit."),
+        ("code", "rec = gg.recommend_assignments()\n"
+                 "rec.assign(inactive_in_fact=rec.compound_code.isin(inactive.code),\n"
+                 "           donor_not_visiting=rec.org_name.map(by_org.share))"
+                 "[[\"org_name\", \"compound_name\", \"members\", \"distance_m\", "
+                 "\"inactive_in_fact\", \"donor_not_visiting\"]]"),
+        ("code", "{k: (rec.attrs[\"kpis_before\"][k], rec.attrs[\"kpis_after\"][k]) "
+                 "for k in (\"covered\", \"under_covered\", \"uncovered\", \"households_per_member\")}"),
+    ],
 }
 
 

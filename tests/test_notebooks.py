@@ -14,7 +14,9 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 def test_there_are_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_coverage_overview.ipynb", "02_gap_hunt.ipynb",
-                                           "03_access_and_siting.ipynb"]
+                                           "03_access_and_siting.ipynb",
+                                           "04_case_hotspots.ipynb",
+                                           "05_paper_vs_verified.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

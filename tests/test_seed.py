@@ -142,3 +142,141 @@ def test_generator_reproduces_the_bundle(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == names
     match, mismatch, errors = filecmp.cmpfiles(BUNDLE, out, names, shallow=False)
     assert mismatch == [] and errors == []
+
+
+# --- the activity year: check-ins, activities, accounts, demands, key tasks (all invented) -------
+ACTIVITY_TABLES = ("checkins", "activities", "accounts", "demands", "key_task_milestones",
+                   "key_task_progress")
+FULL_MONTHS = ["2025-12"] + [f"2026-{m:02d}" for m in range(1, 11)]
+
+
+def test_activity_layers_are_invented_and_say_so(seeded_engine):
+    for table in ACTIVITY_TABLES:
+        sources = {s for (s,) in q(seeded_engine, f"SELECT DISTINCT source FROM {table}")}
+        assert sources == {"synthetic"}, table
+        assert q(seeded_engine, f"SELECT count(*) FROM {table} WHERE source_note IS NULL")[0][0] == 0
+        with open(BUNDLE / f"{table}.csv", encoding="utf-8") as fh:
+            in_file = sum(1 for _ in fh) - 1
+        assert q(seeded_engine, f"SELECT count(*) FROM {table}")[0][0] == in_file, table
+
+
+def test_checkins_are_an_invented_year(seeded_engine):
+    (n, first, last, members, flagged, open_), = q(seeded_engine, """
+        SELECT count(*), min(checked_in_at AT TIME ZONE 'Asia/Shanghai')::date,
+               max(checked_in_at AT TIME ZONE 'Asia/Shanghai')::date, count(DISTINCT member_code),
+               count(*) FILTER (WHERE status = 'flagged'),
+               count(*) FILTER (WHERE checked_out_at IS NULL) FROM checkins""")
+    assert 38_000 <= n <= 60_000 and (first, last) == (dt.date(2025, 12, 1), dt.date(2026, 11, 27))
+    assert 1_800 <= members <= 2_207 and 0.02 < flagged / n < 0.05 and open_ == 0
+    # only members of an organisation assigned to the compound on the day, at the compound
+    (stray, wrong_org), = q(seeded_engine, """
+        SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM assignments a
+                 WHERE a.org_code = c.org_code AND a.compound_code = c.compound_code
+                 AND a.valid_from <= (c.checked_in_at AT TIME ZONE 'Asia/Shanghai')::date
+                 AND (a.valid_to IS NULL
+                      OR a.valid_to > (c.checked_in_at AT TIME ZONE 'Asia/Shanghai')::date))),
+               count(*) FILTER (WHERE m.org_code <> c.org_code)
+        FROM checkins c JOIN members m ON m.code = c.member_code""")
+    assert stray == 0 and wrong_org == 0
+    # distance, speed, flags, status and hours as gridgov.activity.checkins computes them, here
+    # recomputed by PostGIS on the ellipsoid from the stored points
+    bad = q(seeded_engine, """
+        WITH x AS (
+            SELECT c.*, ST_Distance(k.geom::geography, c.geom::geography) AS d,
+                   ST_Distance(lag(c.geom) OVER w::geography, c.geom::geography) / 1000
+                   / greatest(extract(epoch FROM c.checked_in_at - lag(c.checked_in_at) OVER w)
+                              / 3600, 1.0 / 3600) AS v,
+                   extract(epoch FROM c.checked_out_at - c.checked_in_at) / 60 AS minutes
+            FROM checkins c JOIN compounds k ON k.code = c.compound_code
+            WINDOW w AS (PARTITION BY c.member_code ORDER BY c.checked_in_at))
+        SELECT count(*) FILTER (WHERE abs(d - distance_m) > 0.11),
+               count(*) FILTER (WHERE (d > 100) <> (flags ? 'fence')),
+               count(*) FILTER (WHERE (v IS NULL) <> (speed_kmh IS NULL) OR abs(v - speed_kmh) > 0.11),
+               count(*) FILTER (WHERE coalesce(v > 120, false) <> (flags ? 'speed')),
+               count(*) FILTER (WHERE (accuracy_m > 100) <> (flags ? 'accuracy')),
+               count(*) FILTER (WHERE mocked <> (flags ? 'mocked')),
+               count(*) FILTER (WHERE (NOT auto_checkout AND minutes < 5) <> (flags ? 'short')),
+               count(*) FILTER (WHERE auto_checkout <> (flags ? 'auto_checkout')
+                                OR auto_checkout AND hours <> 0),
+               -- hours = round(minutes / 60, 2) in Python (floats: a tie may round down)
+               count(*) FILTER (WHERE NOT auto_checkout AND abs(hours - minutes / 60) > 0.00501),
+               count(*) FILTER (WHERE (status = 'flagged') <> (jsonb_array_length(flags) > 0)
+                                OR status NOT IN ('valid', 'flagged'))
+        FROM x""")[0]
+    assert tuple(bad) == (0,) * 10, bad
+    kinds = dict(q(seeded_engine, """
+        SELECT f, count(*) FROM checkins, jsonb_array_elements_text(flags) f GROUP BY f"""))
+    assert set(kinds) == {"accuracy", "mocked", "speed", "fence", "short", "auto_checkout"}
+
+
+def test_verified_coverage_differs_from_paper(seeded_engine):
+    from gridgov.analysis.coverage import coverage, kpis
+
+    inactive = {}
+    for month in FULL_MONTHS:
+        k = kpis(coverage(seeded_engine, basis="visits", period=month))
+        assert k["paper_coverage_rate"] == 1.0 and k["verified_coverage_rate"] < 0.9
+        inactive[month] = k["inactive"] / k["compounds"]
+        assert 0.10 <= inactive[month] <= 0.40, (month, inactive[month])
+    # the Spring Festival is the worst month, the (invented) assessment in May the best
+    assert max(inactive, key=inactive.get) == "2026-02"
+    assert min(inactive, key=inactive.get) == "2026-05"
+    october = coverage(seeded_engine, basis="visits", period="2026-10")
+    assert october.visit_days.median() >= 4       # most compounds: visits on several days
+    year = coverage(seeded_engine, basis="visits",
+                    period=(dt.date(2025, 12, 1), dt.date(2026, 11, 28)))
+    assert 1 <= (year.visits == 0).sum() <= 5     # a few never visited
+    # members with no verified visit in the last quarter: a minority, but not a handful
+    (idle,), = q(seeded_engine, """
+        SELECT count(*) FROM members m WHERE NOT EXISTS (SELECT 1 FROM checkins c
+        WHERE c.member_code = m.code AND c.status = 'valid' AND c.checked_out_at IS NOT NULL
+        AND c.checked_in_at >= '2026-08-01 00:00+08' AND c.checked_in_at < '2026-11-01 00:00+08')""")
+    assert 0.10 < idle / 2207 < 0.30
+
+
+def test_accounts_demands_and_key_tasks(seeded_engine):
+    (n, orgs, months, draft, late), = q(seeded_engine, """
+        SELECT count(*), count(DISTINCT org_code), count(DISTINCT month),
+               count(*) FILTER (WHERE status = 'draft'),
+               count(*) FILTER (WHERE submitted_at > due_at) FROM accounts""")
+    assert (n, orgs, months) == (131 * 11, 131, 11)
+    assert 0 < draft < 0.03 * n and 0.05 < late / n < 0.15
+    # some units are late often: a few organisations account for many of the late months
+    often = q(seeded_engine, """SELECT org_code FROM accounts WHERE submitted_at > due_at
+                                GROUP BY org_code HAVING count(*) >= 4""")
+    assert 5 <= len(often) <= 20
+    # prefilled visits are the verified check-ins of the organisation in the month
+    (mismatch,), = q(seeded_engine, """
+        SELECT count(*) FROM accounts a WHERE (a.prefilled ->> 'visits')::int <> (
+            SELECT count(*) FROM checkins c WHERE c.org_code = a.org_code
+            AND c.status = 'valid' AND c.checked_out_at IS NOT NULL
+            AND (c.checked_in_at AT TIME ZONE 'Asia/Shanghai')::date >= a.month
+            AND (c.checked_in_at AT TIME ZONE 'Asia/Shanghai')::date
+                < a.month + interval '1 month')""")
+    assert mismatch == 0
+    statuses = dict(q(seeded_engine, "SELECT status, count(*) FROM demands GROUP BY status"))
+    assert sum(statuses.values()) == 40 and 1 <= statuses["open"] <= 6
+    (on_time, late_answers), = q(seeded_engine, """
+        SELECT count(*) FILTER (WHERE answered_at <= due_at),
+               count(*) FILTER (WHERE answered_at > due_at) FROM demands""")
+    assert on_time > 2 * late_answers > 0
+    per_task = dict(q(seeded_engine, "SELECT task_code, count(*) FROM key_task_milestones GROUP BY 1"))
+    assert len(per_task) == 12 and all(3 <= k <= 5 for k in per_task.values())
+    (late_ms, overdue), = q(seeded_engine, """
+        SELECT count(*) FILTER (WHERE done_on > due_on),
+               count(*) FILTER (WHERE done_on IS NULL AND due_on <= '2026-11-27')
+        FROM key_task_milestones""")
+    assert late_ms > 0 and overdue > 0
+    # monthly progress from every responsible unit of every task, never going down
+    (missing, reports, down), = q(seeded_engine, """
+        SELECT (SELECT count(*) FROM key_task_units u WHERE NOT EXISTS (SELECT 1
+                FROM key_task_progress p WHERE p.task_code = u.task_code AND p.org_code = u.org_code)),
+               (SELECT count(*) FROM key_task_progress) - 12 * (SELECT count(*) FROM key_task_units),
+               (SELECT count(*) FROM (SELECT percent < lag(percent) OVER (PARTITION BY task_code,
+                org_code ORDER BY reported_on) AS fell FROM key_task_progress) s WHERE fell)""")
+    assert (missing, reports, down) == (0, 0, 0)
+    (acts, themed), = q(seeded_engine, """
+        SELECT (SELECT count(*) FROM activities),
+               (SELECT count(*) FROM practice_sites s WHERE s.demonstration AND EXISTS (SELECT 1
+                FROM activities a WHERE a.site_code = s.code AND a.theme = s.theme))""")
+    assert 250 <= acts <= 500 and themed == 10

@@ -14,7 +14,8 @@ What is real
 * China's official 2026 working calendar (holidays and 调休 days), on which case times are drawn.
 
 Nothing below the county outline is available offline, so it is invented, deterministically, and
-nothing in the cases is real. Each module says in its docstring what it invents and what is real.
+nothing in the cases, check-ins, activities, accounts, demands or key-task reports is real. Each
+module says in its docstring what it invents and what is real.
 
 Modules, each building on the ones above it
 -------------------------------------------
@@ -31,6 +32,9 @@ roads           the street grid's centre lines, bridges, lanes, roads out of tow
 tasks           work groups and key tasks
 case_categories the fixed table of 30 case categories (事件 classes 01-06, 部件 51-56)
 cases           a labelled year of 20,000 cases, each history drawn on the working calendar
+checkins        a labelled year of about 40,000 check-ins at the compounds, with gridgov's flags
+activities      a year of practice-site activities
+supervision     accounts (报账), demands (要账), key-task milestones and progress
 write           GeoJSON and CSV writers
 check           asserts the invariants on the files just written
 summary         prints the figures the README quotes

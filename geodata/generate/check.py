@@ -2,8 +2,11 @@
 The counts from the article, the tiling of the county, townships, divisions and cells, validity
 and orientation of every geometry, unique codes, assignments and members consistent with each
 other, the named demonstration stations, a connected road network that keeps off the compounds
-and reaches every compound and every practice site in the town, and case categories and cases
-(statuses consistent with their times, points in the county, duplicates near their original).
+and reaches every compound and every practice site in the town, case categories and cases
+(statuses consistent with their times, points in the county, duplicates near their original),
+check-ins (members at compounds their organisation covers, points in the county, distance, speed,
+flags, status and hours as gridgov computes them, the shape of the year), activities, accounts
+(prefilled from the check-ins), demands, key-task milestones and progress.
 """
 from __future__ import annotations
 
@@ -20,8 +23,10 @@ from shapely.geometry import shape
 
 from .case_categories import LIMIT_TYPES
 from .cases import CHANNEL_SHARE, CHANNELS, FIRST_DAY, LAST_DAY, NOW, T0, WRITE_DUPLICATE_OF
+from .checkins import FENCE_M, GEOD, MAX_ACCURACY_M, MAX_SPEED_KMH, MIN_MINUTES
 from .common import COUNTY, N_COMPOUNDS, N_MEMBERS, N_ORGS, to_m
 from .roads import ROAD_KINDS
+from .supervision import ACCOUNT_MONTHS, account_due
 
 
 def read_layer(out: Path, name: str) -> list[tuple[dict, object]]:
@@ -48,7 +53,9 @@ def self_check(out: Path) -> dict:
     L = {n: read_layer(out, n) for n in ("counties", "townships", "divisions", "compounds",
                                          "grid_cells", "party_orgs", "practice_sites", "roads")}
     C = {n: read_csv(out, n) for n in ("members", "assignments", "work_groups", "key_tasks",
-                                       "case_categories", "cases")}
+                                       "case_categories", "cases", "checkins", "activities",
+                                       "accounts", "demands", "key_task_milestones",
+                                       "key_task_progress")}
     assert [len(L[n]) for n in ("counties", "townships", "divisions", "compounds", "party_orgs")] \
         == [1, 6, 89, N_COMPOUNDS, N_ORGS]
     assert len(C["members"]) == N_MEMBERS and len(C["work_groups"]) == 7 and len(C["key_tasks"]) == 12
@@ -159,6 +166,8 @@ def self_check(out: Path) -> dict:
         assert stations[code][0]["demonstration"] is True and stations[code][0]["theme"] == theme
     check_roads(L)
     check_cases(L, C)
+    check_checkins(L, C)
+    check_supervision(L, C)
     return {"L": L, "C": C}
 
 
@@ -307,3 +316,183 @@ def road_components(lines: list) -> int:
         a, b = find((round(x0, 7), round(y0, 7))), find((round(x1, 7), round(y1, 7)))
         parent[a] = b
     return len({find(k) for k in list(parent)})
+
+
+FLAG_ORDER = ("accuracy", "mocked", "speed", "fence", "short", "auto_checkout")
+
+
+def visit_days(C: dict) -> dict:
+    """(YYYY-MM, compound code) -> set of local days with a verified visit: a valid, checked-out
+    check-in by a member of an organisation assigned to the compound (gridgov/sql/visits.sql)."""
+    out = {}
+    for r in C["checkins"]:
+        if r["status"] == "valid" and r["checked_out_at"]:
+            out.setdefault((r["checked_in_at"][:7], r["compound_code"]), set()).add(r["checked_in_at"][:10])
+    return out
+
+
+def check_checkins(L: dict, C: dict) -> None:
+    """Check-ins: members at compounds their organisation is assigned to on the day, times in
+    the year, every point inside the county, and distance, speed, flags, status, hours and kind
+    as gridgov.activity.checkins computes them from the written positions and times (with no
+    distance or speed near a threshold, so that metres in EPSG:4546 and the ellipsoid give the
+    same flags as PostGIS geography); then the shape of the year."""
+    rows = C["checkins"]
+    assert 38_000 <= len(rows) <= 60_000, len(rows)
+    assert "county_code" not in rows[0]      # the importer takes it from the member
+    member_org = {m["code"]: m["org_code"] for m in C["members"]}
+    spans = {}
+    for a in C["assignments"]:
+        spans.setdefault((a["org_code"], a["compound_code"]), []).append(
+            (a["valid_from"], a["valid_to"] or "9999-12-31"))
+    comp = {p["code"]: g for p, g in L["compounds"]}
+    comp_m = {code: to_m(g) for code, g in comp.items()}
+    t_in = [dt.datetime.fromisoformat(r["checked_in_at"]) for r in rows]
+    t_out = [dt.datetime.fromisoformat(r["checked_out_at"]) if r["checked_out_at"] else None
+             for r in rows]
+    keys = {(r["member_code"], r["checked_in_at"]) for r in rows}
+    assert len(keys) == len(rows), "duplicate member and check-in time"
+    lon = np.array([float(r["lon"]) for r in rows])
+    lat = np.array([float(r["lat"]) for r in rows])
+    assert shapely.contains_xy(L["counties"][0][1], lon, lat).all(), "a check-in outside the county"
+    xy = shapely.get_coordinates(to_m(shapely.points(lon, lat)))
+    dist = np.array([comp_m[r["compound_code"]].distance(shapely.Point(p)) for r, p in zip(rows, xy)])
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["member_code"], t_in[i]))
+    assert order == list(range(len(rows))), "check-ins not in member and time order"
+    same = np.array([i > 0 and rows[i]["member_code"] == rows[i - 1]["member_code"]
+                     for i in range(len(rows))])
+    _, _, moved = GEOD.inv(np.roll(lon, 1), np.roll(lat, 1), lon, lat)
+    gap = np.array([(t_in[i] - t_in[i - 1]).total_seconds() if i else 0 for i in range(len(rows))])
+    speed = np.round(moved / 1000 / np.maximum(gap / 3600, 1 / 3600), 1)
+    for i, r in enumerate(rows):
+        local = t_in[i]
+        assert local.utcoffset() == dt.timedelta(hours=8) and FIRST_DAY <= local.date() <= LAST_DAY
+        assert member_org[r["member_code"]] == r["org_code"], r
+        day = local.date().isoformat()
+        assert any(a <= day < b for a, b in spans.get((r["org_code"], r["compound_code"]), [])), \
+            ("not assigned on the day", r)
+        assert r["client_crs"] == "wgs84" and r["source"] == "synthetic" and r["source_note"]
+        assert abs(dist[i] - FENCE_M) > 0.5, ("distance near the fence", r)
+        assert abs(float(r["distance_m"]) - round(dist[i], 1)) < 0.051, (r, dist[i])
+        if same[i]:
+            assert abs(speed[i] - MAX_SPEED_KMH) > 10, ("speed near the limit", r)
+            assert abs(float(r["speed_kmh"]) - speed[i]) < 0.051 and r["kind"] == "service", r
+        else:
+            assert r["speed_kmh"] == "" and r["kind"] == "report", r
+        auto = r["auto_checkout"] == "true"
+        out = t_out[i]
+        assert out is not None and out >= local
+        minutes = (out - local).total_seconds() / 60
+        if auto:
+            assert out == local.replace(hour=23, minute=59, second=0) and float(r["hours"]) == 0
+        else:
+            assert float(r["hours"]) == round(minutes / 60, 2), r
+        acc = float(r["accuracy_m"])
+        expect = [f for f, on in zip(FLAG_ORDER, (
+            acc > MAX_ACCURACY_M, r["mocked"] == "true", same[i] and speed[i] > MAX_SPEED_KMH,
+            dist[i] > FENCE_M, not auto and minutes < MIN_MINUTES, auto)) if on]
+        assert json.loads(r["flags"]) == expect, (r, expect)
+        assert r["status"] == ("flagged" if expect else "valid"), r
+    # a member is in one place at a time (a forgotten check-out aside)
+    for i in range(1, len(rows)):
+        if same[i] and rows[i - 1]["auto_checkout"] == "false":
+            assert t_out[i - 1] <= t_in[i], rows[i]
+
+    flags = [f for r in rows for f in json.loads(r["flags"])]
+    assert set(flags) == set(FLAG_ORDER)
+    assert 0.02 < sum(r["status"] == "flagged" for r in rows) / len(rows) < 0.05
+    minutes = np.array([(b - a).total_seconds() / 60 for a, b, r in zip(t_in, t_out, rows)
+                        if r["status"] == "valid"])
+    assert minutes.min() >= 20 and minutes.max() <= 120
+    days = visit_days(C)
+    months = sorted({m for m, _ in days})
+    assert months[0] == "2025-12" and months[-1] == "2026-11"
+    codes = [p["code"] for p, _ in L["compounds"]]
+    for m in months[:-1]:                                  # full months
+        inactive = sum(len(days.get((m, c), ())) < 2 for c in codes)
+        assert 0.10 <= inactive / len(codes) <= 0.40, (m, inactive)
+    never = [c for c in codes if not any((m, c) in days for m in months)]
+    assert 1 <= len(never) <= 5, never
+
+
+def check_supervision(L: dict, C: dict) -> None:
+    """Activities at existing sites by existing units (every demonstration theme held at its
+    site); one account per organisation and month with the deadline rule, its prefilled visits
+    equal to the verified check-ins; demands to one addressee, times in order; 3 to 5 milestones
+    per key task; monthly progress per responsible unit, never going down."""
+    now = T0 + dt.timedelta(seconds=NOW)
+    orgs = {p["code"] for p, _ in L["party_orgs"]}
+    sites = {p["code"]: p for p, _ in L["practice_sites"]}
+    acts = C["activities"]
+    assert 250 <= len(acts) <= 500 and len({a["code"] for a in acts}) == len(acts)
+    for a in acts:
+        assert a["site_code"] in sites and (not a["org_code"] or a["org_code"] in orgs), a
+        assert FIRST_DAY.isoformat() <= a["held_on"] <= LAST_DAY.isoformat()
+        assert int(a["participants"]) > 0 and float(a["volunteer_hours"]) > 0 and a["theme"]
+        assert a["source"] == "synthetic" and a["source_note"]
+    for code, p in sites.items():
+        if p["demonstration"]:
+            assert any(a["site_code"] == code and a["theme"] == p["theme"] for a in acts), code
+
+    accounts = C["accounts"]
+    assert len(accounts) == len(orgs) * len(ACCOUNT_MONTHS)
+    assert len({(a["org_code"], a["month"]) for a in accounts}) == len(accounts)
+    visits = {}
+    for r in C["checkins"]:
+        if r["status"] == "valid" and r["checked_out_at"]:
+            key = (r["org_code"], r["checked_in_at"][:7] + "-01")
+            visits[key] = visits.get(key, 0) + 1
+    late = 0
+    for a in accounts:
+        month = dt.date.fromisoformat(a["month"])
+        assert month in ACCOUNT_MONTHS and a["org_code"] in orgs
+        assert dt.datetime.fromisoformat(a["due_at"]) == account_due(month)
+        assert json.loads(a["prefilled"])["visits"] == visits.get((a["org_code"], a["month"]), 0)
+        if a["status"] == "submitted":
+            t = dt.datetime.fromisoformat(a["submitted_at"])
+            assert month < t.date() and t < now and a["submitted_by"] and a["narrative"]
+            late += t > dt.datetime.fromisoformat(a["due_at"])
+        else:
+            assert a["status"] == "draft" and not a["submitted_at"] and not a["submitted_by"]
+    assert 0.05 < late / len(accounts) < 0.15
+    assert 0 < sum(a["status"] == "draft" for a in accounts) < 0.03 * len(accounts)
+
+    demands = C["demands"]
+    groups = {w["code"] for w in C["work_groups"]}
+    assert 30 <= len(demands) <= 50
+    kinds = set()
+    for d in demands:
+        assert bool(d["org_code"]) != bool(d["work_group_code"]), d
+        assert (d["org_code"] or None) in orgs | {None} and (d["work_group_code"] or None) in groups | {None}
+        issued, due = dt.datetime.fromisoformat(d["issued_at"]), dt.datetime.fromisoformat(d["due_at"])
+        assert T0 <= issued < due and issued < now
+        if d["answered_at"]:
+            answered = dt.datetime.fromisoformat(d["answered_at"])
+            assert issued < answered < now and d["answer"] and d["status"] in ("answered", "closed")
+            kinds.add("late" if answered > due else "on time")
+        else:
+            assert d["status"] == "open" and not d["answer"]
+            kinds.add("open")
+    assert kinds == {"late", "on time", "open"}
+
+    tasks = {t["code"] for t in C["key_tasks"]}
+    per_task = {}
+    for m in C["key_task_milestones"]:
+        per_task.setdefault(m["task_code"], []).append(m)
+        assert not m["done_on"] or m["done_on"] <= LAST_DAY.isoformat()
+    assert sorted(per_task) == sorted(tasks)
+    for code, ms in per_task.items():
+        assert 3 <= len(ms) <= 5 and [int(m["seq"]) for m in ms] == list(range(1, len(ms) + 1))
+        assert [m["due_on"] for m in ms] == sorted(m["due_on"] for m in ms)
+    ms = C["key_task_milestones"]
+    assert any(m["done_on"] > m["due_on"] for m in ms if m["done_on"])
+    assert any(not m["done_on"] and m["due_on"] <= LAST_DAY.isoformat() for m in ms)
+
+    responsible = {(t["code"], o) for t in C["key_tasks"] for o in t["responsible_orgs"].split(";")}
+    series = {}
+    for p in C["key_task_progress"]:
+        assert (p["task_code"], p["org_code"]) in responsible
+        assert 0 <= float(p["percent"]) <= 100 and p["reported_on"] <= LAST_DAY.isoformat()
+        series.setdefault((p["task_code"], p["org_code"]), []).append(float(p["percent"]))
+    assert set(series) == responsible
+    assert all(len(v) == 12 and v == sorted(v) for v in series.values())

@@ -1,10 +1,12 @@
 """The summary printed after a build: the figures of the bundle that the README quotes (counts,
-households, distances, access gaps, road lengths, cases by channel and status). Reads the checked
-files; invents nothing.
+households, distances, access gaps, road lengths, cases by channel and status, check-ins, their
+flags and the compounds without visits by month, activities, accounts, demands, key tasks).
+Reads the checked files; invents nothing.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -13,7 +15,7 @@ import numpy as np
 import shapely
 
 from .cases import CHANNELS, NEAR_M, T0, WorkClock
-from .check import road_gaps
+from .check import road_gaps, visit_days
 from .common import to_m
 from .roads import ROAD_KINDS
 
@@ -67,6 +69,7 @@ def summarize(data: dict, out: Path) -> None:
           f"and {max(gaps['town sites']):.0f} m of the {len(gaps['town sites'])} practice sites in the town; "
           f"streets keep >= {clear:.1f} m off the compounds")
     print_cases(L, C, out)
+    print_activity(L, C, out)
 
 
 def print_cases(L: dict, C: dict, out: Path) -> None:
@@ -102,3 +105,54 @@ def print_cases(L: dict, C: dict, out: Path) -> None:
           f"returned {sum(r['return_count'] != '0' for r in cases)}, anonymous "
           f"{sum(r['anonymous'] == 'true' for r in cases):,}; rated {len(rated):,} "
           f"(4-5: {sum(x >= 4 for x in rated) / len(rated):.0%})")
+
+
+def print_activity(L: dict, C: dict, out: Path) -> None:
+    rows = C["checkins"]
+    size = (out / "checkins.csv").stat().st_size / 2**20
+    flags = Counter(f for r in rows for f in json.loads(r["flags"]))
+    flagged = sum(r["status"] == "flagged" for r in rows)
+    valid = [r for r in rows if r["status"] == "valid"]
+    print(f"  check-ins {len(rows):,} ({size:.1f} MiB) by {len({r['member_code'] for r in rows}):,} "
+          f"members; valid {len(valid):,} ({sum(float(r['hours']) for r in valid):,.0f} hours), "
+          f"flagged {flagged:,}: " + ", ".join(f"{f} {flags[f]}" for f in
+                                              ("short", "auto_checkout", "accuracy", "fence", "mocked", "speed")))
+    inside = sum(r["distance_m"] == "0" for r in rows)
+    print(f"  check-ins inside their compound {inside:,}, kind report {sum(r['kind'] == 'report' for r in rows):,}")
+    days = visit_days(C)
+    codes = [p["code"] for p, _ in L["compounds"]]
+    months = sorted({m for m, _ in days})
+    per = {m: sum(len(days.get((m, c), ())) < 2 for c in codes) for m in months}
+    never = [c for c in codes if not any((m, c) in days for m in months)]
+    counts = Counter(r["checked_in_at"][:7] for r in valid)
+    print("  compounds with < 2 visit days (valid check-ins per month): "
+          + ", ".join(f"{m[2:]} {per[m]} ({counts[m]:,})" for m in months)
+          + f"; never visited {len(never)}")
+    q = {r["member_code"] for r in valid if "2026-08" <= r["checked_in_at"][:7] <= "2026-10"}
+    print(f"  members without a verified visit in 2026-08..10: {len(C['members']) - len(q):,}; "
+          f"without any check-in: {len(C['members']) - len({r['member_code'] for r in rows}):,}")
+    acts = C["activities"]
+    demo = {p["code"] for p, _ in L["practice_sites"] if p["demonstration"]}
+    print(f"  activities {len(acts)} ({sum(a['site_code'] in demo for a in acts)} at demonstration sites, "
+          f"{sum(not a['org_code'] for a in acts)} without an organisation), participants "
+          f"{sum(int(a['participants']) for a in acts):,}, volunteer hours "
+          f"{sum(float(a['volunteer_hours']) for a in acts):,.0f}")
+    accounts = C["accounts"]
+    late = [a for a in accounts if a["submitted_at"] and a["submitted_at"] > a["due_at"]]
+    by_org = Counter(a["org_code"] for a in late)
+    print(f"  accounts {len(accounts):,}: submitted {sum(a['status'] == 'submitted' for a in accounts):,} "
+          f"(late {len(late)}), draft {sum(a['status'] == 'draft' for a in accounts)}; late in 4+ months: "
+          f"{sum(n >= 4 for n in by_org.values())} organisations")
+    demands = C["demands"]
+    answered = [d for d in demands if d["answered_at"]]
+    print(f"  demands {len(demands)} ({sum(bool(d['work_group_code']) for d in demands)} to work groups): "
+          f"answered on time {sum(d['answered_at'] <= d['due_at'] for d in answered)}, late "
+          f"{sum(d['answered_at'] > d['due_at'] for d in answered)}, open "
+          f"{sum(d['status'] == 'open' for d in demands)}")
+    ms = C["key_task_milestones"]
+    end = dt.date(2026, 11, 27).isoformat()
+    print(f"  key-task milestones {len(ms)}: done on time {sum(bool(m['done_on']) and m['done_on'] <= m['due_on'] for m in ms)}, "
+          f"late {sum(bool(m['done_on']) and m['done_on'] > m['due_on'] for m in ms)}, overdue "
+          f"{sum(not m['done_on'] and m['due_on'] <= end for m in ms)}, not yet due "
+          f"{sum(not m['done_on'] and m['due_on'] > end for m in ms)}; progress reports "
+          f"{len(C['key_task_progress'])}")

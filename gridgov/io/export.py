@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ import shapely
 from sqlalchemy import Engine, text
 
 from gridgov.errors import InputError, Problem
+from gridgov.io.validate import CHINA
 from gridgov.layers import LAYER_ORDER, Layer, get_layer
 
 FORMATS = {"gpkg": ".gpkg", "xlsx": ".xlsx", "shp": ".shp", "geojson": ".geojson", "csv": ".csv"}
@@ -49,14 +51,30 @@ def read_layer_frame(engine: Engine, layer: str) -> pd.DataFrame | gpd.GeoDataFr
     sql = text(f"SELECT {select}{extra}{geom} FROM {spec.table} t ORDER BY {order}")
     with engine.connect() as conn:
         df = pd.read_sql(sql, conn)
+    # dates and times as ISO text (with the +08:00 of Beijing time), JSON as JSON text: what
+    # every format can hold (XLSX takes no time zone, CSV no objects) and the importer reads back
     for f in spec.fields:
-        if f.type == "date" and f.name in df:
-            df[f.name] = [v.isoformat() if v is not None and not pd.isna(v) else None
+        if f.name not in df:
+            continue
+        if f.type in ("date", "datetime"):
+            df[f.name] = [_iso(v) for v in df[f.name]]
+        elif f.type == "json":
+            df[f.name] = [None if v is None else json.dumps(v, ensure_ascii=False)
                           for v in df[f.name]]
     if not spec.geometry:
         return df
     geoms = [shapely.from_wkb(bytes(b)) if b is not None else None for b in df.pop("geom")]
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+
+
+def _iso(value) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if getattr(value, "tzinfo", None) is not None:
+        value = value.astimezone(CHINA)
+    return value.isoformat()
 
 
 def export_layers(engine: Engine, path: str | Path, layers: list[str] | None = None,

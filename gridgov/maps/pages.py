@@ -1,10 +1,12 @@
 """Folium map pages: command-center overview, planners' gaps, one organization's territory,
-practice-site access.
+practice-site access; and the command center's trends page (Vega-Lite charts, no map).
 
 Every page loads Leaflet and its plugins from ``asset_base`` (the service's own /static; nothing
-from a CDN) and starts with no basemap, so it works on an intranet. Large layers (compounds,
-offices, sites) come as vector tiles from the service; small per-page results (the gap list, one
-organization's compounds, access points) are inlined. Popups and legends are in Chinese.
+from a CDN) and starts with no basemap, so it works on an intranet; the overview draws its own
+base (roads, township and community outlines, place names) from the service's tiles, in a light
+look or a dark one for the wall screen. Large layers (compounds, offices, sites) come as vector
+tiles from the service; small per-page results (the gap list, one organization's compounds,
+access points) are inlined. Popups and legends are in Chinese.
 
 The pages' HTML, CSS and JavaScript are Jinja2 templates in ``templates/`` (see
 :mod:`gridgov.maps.templating`); this module chooses what goes on each page and with which data.
@@ -36,8 +38,9 @@ from sqlalchemy import Engine, text
 from gridgov.analysis import access as access_mod
 from gridgov.analysis import coverage as coverage_mod
 from gridgov.analysis import gaps as gaps_mod
+from gridgov.analysis import trends as trends_mod
 from gridgov.cases.lifecycle import OPEN, STATUS_ZH as CASE_STATUS_ZH
-from gridgov.errors import NotFound
+from gridgov.errors import InvalidParameter, NotFound
 from gridgov.io.crs import from_wgs84
 from gridgov.maps import style
 from gridgov.maps.templating import macro, render
@@ -59,6 +62,7 @@ class MapOptions:
     # A single self-contained HTML file: assets and data inlined, no service needed.
     standalone: bool = False
     engine: Engine | None = None  # standalone pages read their layers through it
+    theme: str = "light"  # the overview's look: light, or dark for the wall screen
 
 
 class _Rendered(folium.Element):
@@ -129,7 +133,7 @@ def _tile_url(opts: MapOptions, layer: str) -> str:
 
 
 def _inline_layer(m: folium.Map, opts: MapOptions, layer: str, style_js: str,
-                  popup_js: str | None) -> None:
+                  popup_js: str | None, interactive: bool = True) -> None:
     """Standalone pages: the tile layer's features inlined, drawn with the same style and popup
     functions as the vector tiles."""
     from gridgov.tiles import tile_layer
@@ -138,15 +142,20 @@ def _inline_layer(m: folium.Map, opts: MapOptions, layer: str, style_js: str,
     # through JSON text: GeoDataFrame.to_json knows numpy's numbers, the template's |tojson not
     data = json.loads(_on_basemap(opts, frame).to_json(na="null"))
     _script(m, "inline_layer.js.j2", map=m.get_name(), data=data, style_js=style_js,
-            popup_js=popup_js)
+            popup_js=popup_js, layer=layer, interactive=interactive)
 
 
 def _vector(m: folium.Map, opts: MapOptions, layer: str, name: str, style_js: str,
-            popup_js: str | None, show: bool = True) -> VectorGridProtobuf | None:
+            popup_js: str | None, show: bool = True, z_index: int | None = None,
+            interactive: bool = True) -> VectorGridProtobuf | None:
+    """A tile layer from the service (a standalone page inlines its features instead).
+    ``z_index`` orders tile layers (the overview's base under the compounds); a layer that is
+    not ``interactive`` takes no clicks."""
     if opts.standalone:
-        _inline_layer(m, opts, layer, style_js, popup_js)
+        _inline_layer(m, opts, layer, style_js, popup_js, interactive)
         return None
-    options = render("vector_options.js.j2", layer=layer, style_js=style_js)
+    options = render("vector_options.js.j2", layer=layer, style_js=style_js, z_index=z_index,
+                     interactive=interactive)
     vg = VectorGridProtobuf(_tile_url(opts, layer), name, options, show=show)
     vg.default_js = [("vectorGrid", f"{opts.base_url}{opts.asset_base}/leaflet.vectorgrid/"
                                     "Leaflet.VectorGrid.bundled.min.js")]
@@ -167,18 +176,21 @@ def _panel(m: folium.Map, template: str, **context) -> None:
     m.get_root().html.add_child(_Rendered(render(template, **context)))
 
 
-def _outlines(m: folium.Map, engine: Engine, opts: MapOptions) -> None:
+def _outlines(m: folium.Map, engine: Engine, opts: MapOptions, townships: bool = True,
+              county_color: str = "#424242") -> None:
+    """County and township boundaries, inline (the overview draws the townships from tiles)."""
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT 'county' AS kind, name, ST_AsBinary(ST_Boundary(geom)) FROM counties "
-            "UNION ALL SELECT 'township', name, ST_AsBinary(ST_Boundary(geom)) FROM townships "
-            "WHERE geom IS NOT NULL")).all()
+            "SELECT 'county' AS kind, name, ST_AsBinary(ST_Boundary(geom)) FROM counties"
+            + (" UNION ALL SELECT 'township', name, ST_AsBinary(ST_Boundary(geom)) FROM townships "
+               "WHERE geom IS NOT NULL" if townships else ""))).all()
     frame = _on_basemap(opts, gpd.GeoDataFrame(
         {"kind": [r[0] for r in rows], "name": [r[1] for r in rows]},
         geometry=[shapely.from_wkb(bytes(r[2])) for r in rows], crs=4326))
     fc = json.loads(frame.to_json(ensure_ascii=False))
-    folium.GeoJson(fc, name="县、乡镇界 · boundaries", style_function=lambda f: {
-        "color": "#424242" if f["properties"]["kind"] == "county" else "#9e9e9e",
+    folium.GeoJson(fc, name="县、乡镇界 · boundaries" if townships else "县界 · county",
+                   style_function=lambda f: {
+        "color": county_color if f["properties"]["kind"] == "county" else "#9e9e9e",
         "weight": 3 if f["properties"]["kind"] == "county" else 1.5, "fill": False,
         "dashArray": None if f["properties"]["kind"] == "county" else "6 4"},
         tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(m)
@@ -224,28 +236,123 @@ _STATUS_STYLE = macro("styles.js.j2", "status", colors=style.STATUS_COLORS)
 _COMPOUND_POPUP = macro("popups.js.j2", "compound", status_zh=style.STATUS_ZH)
 _SITE_STYLE = macro("styles.js.j2", "site", colors=style.TIER_COLORS)
 _SITE_POPUP = macro("popups.js.j2", "site", tier_zh=style.TIER_ZH)
-_OFFICE_STYLE = macro("styles.js.j2", "office", color=style.OFFICE_COLOR)
 _OFFICE_POPUP = macro("popups.js.j2", "office")
 
 
+COLORINGS = ("paper", "verified")  # the overview's 纸面/实际 toggle
+# place-name labels over the overview's base: kind -> [min zoom, max zoom]
+LABEL_ZOOMS = {"township": [0, 13], "village": [12, 30], "community": [14, 30]}
+
+
+def _theme(opts: MapOptions) -> dict:
+    if opts.theme not in style.THEMES:
+        raise InvalidParameter("theme", f"theme must be one of {', '.join(style.THEMES)}")
+    return style.THEMES[opts.theme]
+
+
+def _overview_base(m: folium.Map, engine: Engine, opts: MapOptions, t: dict) -> None:
+    """An offline base for the wall screen, from the service's own tiles (inlined in a file):
+    roads, then community and township outlines, beneath the compounds; the county's outline
+    inline above them."""
+    _vector(m, opts, "roads", "道路 · roads", macro("styles.js.j2", "road", kinds=t["road"],
+                                                   casing=t["road_casing"]),
+            None, z_index=1, interactive=False)
+    _vector(m, opts, "divisions", "村/社区界 · communities",
+            macro("styles.js.j2", "outline", color=t["division"], weight=1, dash="3 3"),
+            None, z_index=2, interactive=False)
+    _vector(m, opts, "townships", "乡镇界 · townships",
+            macro("styles.js.j2", "outline", color=t["township"], weight=2.5, dash="10 5"),
+            None, z_index=3, interactive=False)
+    _outlines(m, engine, opts, townships=False, county_color=t["county"])
+
+
+def _labels(m: folium.Map, engine: Engine, opts: MapOptions,
+            control: folium.LayerControl) -> None:
+    """Township, village and community names at a point inside each (labels.js.j2)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT 'township' AS kind, name, ST_Y(p) AS lat, ST_X(p) AS lon FROM (SELECT "
+            "name, ST_PointOnSurface(geom) AS p FROM townships WHERE geom IS NOT NULL) t "
+            "UNION ALL SELECT kind, name, ST_Y(p), ST_X(p) FROM (SELECT "
+            "CASE WHEN kind = 'community' THEN 'community' ELSE 'village' END AS kind, "
+            "coalesce(short_name, name) AS name, ST_PointOnSurface(geom) AS p FROM divisions "
+            "WHERE geom IS NOT NULL) d")).all()
+    places = []
+    for kind, name, lat, lon in rows:
+        lat, lon = _latlon(opts, lat, lon)
+        places.append({"kind": kind, "name": name, "lat": round(lat, 6), "lon": round(lon, 6)})
+    _script(m, "labels.js.j2", map=m.get_name(), places=places, zooms=LABEL_ZOOMS,
+            control=control.get_name())
+
+
 def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
-                 kpis: dict | None = None) -> folium.Map:
-    """Command center: compounds by coverage status, offices, sites by tier, outlines, KPIs."""
+                 kpis: dict | None = None, visits: dict | None = None,
+                 coloring: str = "paper", month: str | None = None) -> folium.Map:
+    """Command center: compounds by coverage status on paper or, month by month, by verified
+    visits (the 纸面/实际 toggle and the month slider, over the last 12 full months), offices,
+    sites by tier, on an offline base of roads, outlines and place names; the KPIs, paper and
+    verified side by side. ``opts.theme="dark"`` is the wall screen's look.
+
+    ``kpis``: today's figures (computed when not given); ``visits``: the month's coverage by
+    visits as :func:`gridgov.analysis.trends.month_status` gives it (the service passes both
+    from its caches); ``coloring``: paper or verified at first; ``month``: "YYYY-MM" (default
+    the last full month)."""
     opts = replace(opts, engine=engine)
+    t = _theme(opts)
+    if coloring not in COLORINGS:
+        raise InvalidParameter("coloring", "coloring must be paper or verified")
+    months = trends_mod.months_back(12)
+    month = month or months[-1]
+    if month not in months:
+        raise InvalidParameter("month", f"a month from {months[0]} to {months[-1]} "
+                                        "(the last 12 full months)")
     m = _map(opts)
-    _outlines(m, engine, opts)
-    _vector(m, opts, "compounds", "小区包联状态 · compounds", _STATUS_STYLE, _COMPOUND_POPUP)
-    _vector(m, opts, "offices", "机关党组织驻地 · offices", _OFFICE_STYLE, _OFFICE_POPUP)
-    _vector(m, opts, "practice_sites", "新时代文明实践阵地 · practice sites", _SITE_STYLE,
-            _SITE_POPUP)
+    m.get_root().header.add_child(_Rendered(render("overview_style.html.j2", t=t,
+                                                   dark=opts.theme == "dark")))
+    _overview_base(m, engine, opts, t)
+    paper_style = macro("styles.js.j2", "status", colors=t["status"],
+                        outline=t["compound_outline"], opacity=t["fill_opacity"])
+    status_zh = {**style.STATUS_ZH, "inactive": style.INACTIVE_ZH}
+    compounds = _vector(m, opts, "compounds", "小区包联状态 · compounds", paper_style,
+                        macro("popups.js.j2", "compound_with_visits", status_zh=style.STATUS_ZH),
+                        z_index=5)
+    _vector(m, opts, "offices", "机关党组织驻地 · offices",
+            macro("styles.js.j2", "office", color=t["office"]), _OFFICE_POPUP, z_index=6)
+    _vector(m, opts, "practice_sites", "新时代文明实践阵地 · practice sites",
+            macro("styles.js.j2", "site", colors=t["tiers"]), _SITE_POPUP, z_index=7)
     k = kpis if kpis is not None else coverage_mod.kpis(coverage_mod.coverage(engine))
-    _panel(m, "kpi_panel.html.j2", k=k)
-    legend = {**{style.STATUS_ZH[s]: c for s, c in style.STATUS_COLORS.items()},
-              **{style.TIER_ZH[t]: c for t, c in style.TIER_COLORS.items()},
-              "机关党组织驻地": style.OFFICE_COLOR, "未结工单": "#ef6c00", "超期工单": "#c62828"}
+    if opts.standalone:  # a file carries every month: it has no service to ask
+        payloads = {mo: (visits if visits is not None and visits["period"] == mo
+                         else trends_mod.month_status(engine, mo)) for mo in months}
+    else:
+        payloads = {month: visits if visits is not None and visits["period"] == month
+                    else trends_mod.month_status(engine, month)}
+    from gridgov.settings import ActivitySettings
+
+    days = ActivitySettings().min_visit_days
+    trends_url = None if opts.standalone else (
+        f"{opts.base_url}/maps/trends" + ("?theme=dark" if opts.theme == "dark" else ""))
+    _panel(m, "kpi_panel.html.j2", k=k, v=payloads[month], months=months, month=month,
+           coloring=coloring, trends=trends_url,
+           note=f"实际走访：当月至少{days}天有包联单位党员核验打卡，否则为有名无实")
+    legend = {**{style.STATUS_ZH[s]: t["status"][s] for s in style.STATUS_COLORS},
+              style.INACTIVE_ZH: t["status"]["inactive"],
+              **{style.TIER_ZH[tier]: c for tier, c in t["tiers"].items()},
+              "机关党组织驻地": t["office"], "未结工单": "#ef6c00", "超期工单": "#c62828"}
     _panel(m, "legend.html.j2", items=legend, title="图例 · legend")
     control = folium.LayerControl(collapsed=False).add_to(m)
+    _labels(m, engine, opts, control)
     _open_cases(m, opts, control)
+    labels = {mo: f"{int(mo[:4])}年{int(mo[5:])}月" for mo in months}
+    _script(m, "coverage_toggle.js.j2", months=months, labels=labels, colors=t["status"],
+            status_zh=status_zh, outline=t["compound_outline"], opacity=t["fill_opacity"],
+            url=None if opts.standalone else
+            f"{opts.base_url}/maps/overview/coverage?period=",
+            versions_url=None if opts.standalone else
+            f"{opts.base_url}/versions?tables=checkins,assignments,compounds,members",
+            interval_ms=opts.refresh_seconds * 1000, payloads=payloads, coloring=coloring,
+            month=month, layer=compounds.get_name() if compounds is not None else None,
+            paper_style_js=paper_style)
     if not opts.standalone:  # a file has no service to poll
         # poll the KPIs; when the data version moves, redraw the tile layers and the figures
         _script(m, "refresh.js.j2", url=f"{opts.base_url}/analysis/kpis",
@@ -365,11 +472,39 @@ def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
 PAGES = {"overview": overview_map, "gaps": gaps_map, "access": access_map}
 
 
+def trends_page(engine: Engine, opts: MapOptions = MapOptions(),
+                frames: dict | None = None) -> str:
+    """The command center's trends (/maps/trends): coverage on paper and in fact per month,
+    check-ins per week, accounts on time, key-task progress, cases closed on time, each as a
+    Vega-Lite chart from :mod:`gridgov.analysis.trends` (altair) drawn by the vendored
+    vega-embed, with its latest figure above it. ``opts.theme="dark"`` for the wall screen.
+    ``frames``: the trends' frames when the caller has them (the service caches them)."""
+    _theme(opts)
+    frames = frames if frames is not None else trends_mod.frames(engine)
+    specs = {name: chart.to_dict() for name, chart in trends_mod.charts(
+        frames, opts.theme, width="container", height="container", titles=False).items()}
+    months = frames["coverage"]["month"]
+    window = (f"{months.iloc[0].year}年{months.iloc[0].month}月 — "
+              f"{months.iloc[-1].year}年{months.iloc[-1].month}月") if len(months) else ""
+    dark = opts.theme == "dark"
+    return render(
+        "trends.html.j2", specs=specs, trends=trends_mod.TRENDS,
+        headlines=trends_mod.headlines(frames), window=window, dark=dark,
+        t=trends_mod.THEMES[opts.theme], assets=f"{opts.base_url}{opts.asset_base}",
+        overview=f"{opts.base_url}/maps/overview" + ("?theme=dark" if dark else ""),
+        other_theme=f"{opts.base_url}/maps/trends" + ("" if dark else "?theme=dark"),
+        versions_url=f"{opts.base_url}/versions?tables=" + ",".join(TREND_TABLES))
+
+
+# what the trends are computed from: a change in any of them redraws the trends page
+TREND_TABLES = tuple(dict.fromkeys(t for tables in trends_mod.INPUTS.values() for t in tables))
+
+
 def save_standalone(engine: Engine, page: str, path, org_code: str | None = None,
-                    basemap: str = "none") -> Path:
+                    basemap: str = "none", theme: str = "light") -> Path:
     """Write one map as a single HTML file that opens without the service (assets and data
-    inlined; no live refresh)."""
-    opts = MapOptions(standalone=True, basemap=basemap)
+    inlined; no live refresh). ``theme``: the overview's look (light, or dark)."""
+    opts = MapOptions(standalone=True, basemap=basemap, theme=theme)
     if page == "org":
         if not org_code:
             raise NotFound("the org map needs an organization code (--org)")
