@@ -10,7 +10,7 @@ Example:
     >>> type(gg.coverage().explore(column="status"))
     <class 'folium.folium.Map'>
     >>> gg.gaps(as_of=date(2026, 11, 28)).name.head(3).tolist()
-    ['庞家会小区', '阳坡塔易地搬迁安置小区', '北街小区']
+    ['阳坡塔易地搬迁安置小区', '庞家会小区', '北街小区']
     >>> gg.scenario([{"op": "end_assignment", "org_code": "141129-P130",
     ...               "compound_code": "141129100011009"}], as_of=date(2026, 11, 28)).kpis_after
     {'compounds': 107, 'covered': 77, 'under_covered': 29, 'uncovered': 1, ...}

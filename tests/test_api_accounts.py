@@ -12,7 +12,9 @@ from gridgov.db import make_engine
 @pytest.fixture(scope="module")
 def keys(service):
     engine = make_engine(service.database_url)
-    out = {role: auth.add_user(engine, f"t_{role}", role, password=f"pw-{role}-secret")
+    bound = {"handler": {"org_code": "141129-P001"}, "member": {"member_code": "141129-M0001"}}
+    out = {role: auth.add_user(engine, f"t_{role}", role, password=f"pw-{role}-secret",
+                               **bound.get(role, {}))
            for role in auth.ROLES}
     engine.dispose()
     return out

@@ -18,12 +18,12 @@ Example:
     >>> from datetime import date
     >>> g = gaps(engine, as_of=date(2026, 11, 28))     # most urgent first
     >>> g[["name", "priority", "shortfall"]].head(3)
-              name  priority  shortfall
-    0        庞家会小区     34.90       14.0
-    1  阳坡塔易地搬迁安置小区     32.00       16.0
-    2         北街小区     28.09       13.0
+                 name  priority  shortfall
+    0  阳坡塔易地搬迁安置小区      41.3       16.0
+    1        庞家会小区      34.9       14.0
+    2         北街小区      33.3       13.0
     >>> g.loc[0, "reasons_zh"]
-    '力量不足：需增加14名党员（按每名党员联系25户计）；包联单位驻地过远（2.9公里）'
+    '力量不足：需增加16名党员（按每名党员联系25户计）；有1件工单逾期未办结；近90天每百户12.6件工单，问题多发'
     >>> to_xlsx(g, "gaps.xlsx")                        # for officials
     PosixPath('gaps.xlsx')
 """
@@ -89,7 +89,10 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     with connection(bind) as conn:
         cov = coverage(conn, as_of, counties, s, basis=basis, period=period, activity=act)
         acc = access(conn, counties, s)
-        cases = case_load(conn, counties, s.case_window_days)
+        # cases as of the end of that day (Beijing): a date given gives the same answer tomorrow
+        at = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(),
+                                 dt.timezone(dt.timedelta(hours=8))) if as_of else None
+        cases = case_load(conn, counties, s.case_window_days, at)
     acc = pd.DataFrame(acc[acc["kind"] == "compound"][["code", "nearest_walk_m", "life_circle",
                                                        "station_code"]])
     g = cov.merge(acc, on="code", how="left").merge(cases, on="code", how="left")

@@ -1,0 +1,127 @@
+"""POST latency at 50 concurrent clients on loopback: residents filing Open311 requests
+(`POST /open311/v2/requests.json`) and members checking in (`POST /checkins`).
+
+The service runs with one uvicorn worker per core over a scratch copy of the seeded county, its
+intake limits raised (every request comes from 127.0.0.1, which the per-address limit would
+otherwise throttle: that limit is tested in the suite, not here). Each client loops until the
+time is up (and at most 20,000 requests per kind). Prints requests/s, p50, p99 and errors per
+kind and the targets (p99 under 100 ms, 0 errors); exits 1 on any error.
+
+    python bench/intake_bench.py [--clients 50] [--seconds 20] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _common import ROOT, print_table, scratch_database  # noqa: E402
+from service import LiveService  # noqa: E402
+
+from gridgov import auth  # noqa: E402
+from gridgov.io.importer import import_bundle  # noqa: E402
+
+MAX_REQUESTS = 20_000
+KANGLE = (111.19765, 37.33306)  # inside 康乐小区
+
+
+def accounts(engine, clients: int) -> tuple[str, list[tuple[str, str, float, float]]]:
+    """An API key for Open311, and one member key per client with a compound point to check in
+    at (members of organizations assigned to it)."""
+    key = auth.add_user(engine, "bench_open311", "viewer")
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT DISTINCT ON (m.code) m.code, a.compound_code, ST_X(ST_PointOnSurface(k.geom)),"
+            " ST_Y(ST_PointOnSurface(k.geom)) FROM members m JOIN assignments a ON a.org_code = "
+            "m.org_code AND a.valid_to IS NULL JOIN compounds k ON k.code = a.compound_code "
+            "ORDER BY m.code, a.compound_code LIMIT :n"), {"n": clients}).all()
+    members = [(auth.add_user(engine, f"bench_m{i}", "member", member_code=code), compound, x, y)
+               for i, (code, compound, x, y) in enumerate(rows)]
+    return key, members
+
+
+async def run(base: str, kind: str, clients: int, seconds: float, key: str, members) -> dict:
+    lat: list[float] = []
+    errors = 0
+    seen: set[str] = set()
+    sent = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        async def worker(n: int):
+            nonlocal sent, errors
+            i = 0
+            while time.perf_counter() < deadline and sent < MAX_REQUESTS:
+                sent += 1
+                i += 1
+                if kind == "open311":
+                    req = client.post("/open311/v2/requests.json", data={
+                        "api_key": key, "service_code": "0101", "lat": KANGLE[1],
+                        "long": KANGLE[0] + (n % 10) * 1e-5,
+                        "description": f"楼下垃圾堆放（压测 {n}-{i}）"})
+                else:
+                    mkey, compound, x, y = members[n % len(members)]
+                    req = client.post("/checkins", headers={"X-API-Key": mkey}, json={
+                        "compound_code": compound, "lon": x, "lat": y, "accuracy_m": 12})
+                t = time.perf_counter()
+                try:
+                    r = await req
+                    ok = r.status_code in (200, 201)
+                    if not ok:
+                        seen.add(f"{r.status_code}: {r.text[:160]}")
+                except httpx.HTTPError as exc:
+                    ok = False
+                    seen.add(type(exc).__name__)
+                lat.append(time.perf_counter() - t)
+                errors += not ok
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+        wall = time.perf_counter() - t0
+    return {"lat": lat, "errors": errors, "wall": wall, "seen": sorted(seen)[:5]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    rows, failed = [], False
+    with scratch_database("intake") as engine:
+        import_bundle(engine, ROOT / "geodata" / "zhongyang")
+        key, members = accounts(engine, args.clients)
+        url = engine.url.render_as_string(hide_password=False)
+        env = {"GRIDGOV_SERVICE_INTAKE_PER_MINUTE_ADDRESS": "1000000",
+               "GRIDGOV_SERVICE_INTAKE_PER_MINUTE_KEY": "1000000",
+               "GRIDGOV_MEDIA_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-media")}
+        with LiveService(url, workers=args.workers, **env) as live:
+            for kind in ("open311", "checkin"):
+                asyncio.run(run(live.url, kind, 4, 2, key, members))  # warm the pools
+                out = asyncio.run(run(live.url, kind, args.clients, args.seconds, key, members))
+                q = statistics.quantiles(out["lat"], n=100)
+                p99 = q[98] * 1000
+                failed |= out["errors"] > 0 or p99 >= 100
+                rows.append([kind, f"{len(out['lat']):,}", f"{len(out['lat']) / out['wall']:,.0f}",
+                             f"{q[49] * 1000:,.1f}", f"{p99:,.1f}", str(out["errors"]),
+                             "met" if p99 < 100 and not out["errors"] else "MISSED"])
+                for line in out["seen"]:
+                    print(f"error ({kind}):", line)
+    print(f"INTAKE: {args.clients} concurrent clients, {args.seconds:.0f} s per kind, "
+          f"{args.workers} uvicorn workers, loopback; target p99 < 100 ms, 0 errors\n")
+    print_table(["POST", "requests", "req/s", "p50 ms", "p99 ms", "errors", "target"], rows)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
