@@ -8,9 +8,23 @@ same structure and problems as the county.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from sqlalchemy import Engine, text
 
 BASE = "141129"
+
+# Case categories for a bundle that has none: a few of geodata/generate/case_categories.py's,
+# one per limit type, and street lights routed to the base county's construction bureau.
+CASE_CATEGORIES = """code,kind,class_name,name,time_limit,limit_type,route_org_code
+0101,event,市容环境,暴露垃圾（乱扔垃圾）,1,working_days,
+0402,event,街面秩序,乱停乱放（机动车）,2,working_hours,
+0404,event,街面秩序,噪声扰民,1,working_days,
+0406,event,街面秩序,乱搭乱建,15,natural_days,
+0503,event,突发事件,安全隐患,4,urgent_hours,
+5101,component,公用设施,路灯损坏,3,working_days,141129-P051
+"""
 
 # (table, key expressions to rewrite, other columns copied as they are)
 TABLES = [
@@ -61,3 +75,19 @@ def build_province(engine: Engine, n_counties: int = 117, columns: int = 11) -> 
                 f"WHERE {where}"), {"base": BASE})
         conn.execute(text("ANALYZE"))
     return codes
+
+
+def ensure_case_categories(engine: Engine) -> list[str]:
+    """The active case categories' codes: the bundle's if it has them, else CASE_CATEGORIES."""
+    from gridgov.io.importer import import_layer
+
+    with engine.connect() as conn:
+        codes = conn.execute(text("SELECT code FROM case_categories WHERE active ORDER BY code")
+                             ).scalars().all()
+    if codes:
+        return codes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "case_categories.csv"
+        path.write_text(CASE_CATEGORIES, encoding="utf-8")
+        import_layer(engine, "case_categories", path)
+    return ensure_case_categories(engine)

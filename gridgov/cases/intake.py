@@ -187,12 +187,42 @@ def add_photo(conn: Connection, case: dict, data: bytes, stage: str, actor: str)
     return {"sha256": photo.sha256, "stage": stage, "taken_at": photo.taken_at}
 
 
+def route_imported(conn: Connection, county: str, frame: pd.DataFrame,
+                   settings: CaseSettings) -> pd.DataFrame:
+    """Route imported cases of one county as of the day each was reported (Beijing time).
+
+    ``frame``: lon, lat, reported_at, category (name), route_org_code. Returns, on ``frame``'s
+    index, the routing columns named as in the cases table (co_units as lists)."""
+    reported = pd.to_datetime(frame.reported_at, utc=True).dt.tz_convert("Asia/Shanghai")
+    routed = routing.route(areas(conn, county), frame.lon, frame.lat, reported,
+                           override_orgs=frame.route_org_code, categories=frame.category,
+                           boundary_m=settings.boundary_m)
+    routed.index = frame.index
+    return routed.rename(columns={"rule": "routing_rule", "note": "routing_note"})
+
+
+def import_deadlines(frame: pd.DataFrame, settings: CaseSettings) -> pd.DataFrame:
+    """Deadlines of imported cases from their recorded times, vectorised: dispatch from the
+    report, handling (and its warning) from the dispatch, or the report if never dispatched.
+
+    ``frame``: reported_at, dispatched_at, time_limit, limit_type. Returns dispatch_due,
+    handle_due and warn_at on ``frame``'s index."""
+    cal = sla.calendar()
+    reported = pd.to_datetime(frame.reported_at, utc=True)
+    start = pd.to_datetime(frame.dispatched_at, utc=True).fillna(reported)
+    return pd.DataFrame({
+        "dispatch_due": cal.deadlines(reported, settings.dispatch_hours, "working_hours"),
+        "handle_due": cal.deadlines(start, frame.time_limit, frame.limit_type),
+        "warn_at": cal.deadlines(start, frame.time_limit * settings.warning_fraction,
+                                 frame.limit_type),
+    }, index=frame.index)
+
+
 def settle_imported(conn: Connection, codes: list[str], counties: list[str],
                     settings: CaseSettings | None = None) -> int:
     """Route imported cases in bulk and set their deadlines from their recorded times; each
     gets an ``import`` event. Returns the number of cases settled."""
     settings = settings or CaseSettings()
-    cal = sla.calendar()
     done = 0
     for county in counties:
         result = conn.execute(text(
@@ -205,24 +235,12 @@ def settle_imported(conn: Connection, codes: list[str], counties: list[str],
         frame = pd.DataFrame(result.all(), columns=list(result.keys()))
         if frame.empty:
             continue
-        reported = pd.to_datetime(frame.reported_at, utc=True)
-        routed = routing.route(areas(conn, county), frame.lon, frame.lat,
-                               reported.dt.tz_convert("Asia/Shanghai").dt.date,
-                               override_orgs=frame.route_org_code, categories=frame.category,
-                               boundary_m=settings.boundary_m)
-        start = pd.to_datetime(frame.dispatched_at, utc=True).fillna(reported)
-        ones = pd.Series(1.0, index=frame.index)
-        due = pd.DataFrame({
-            "dispatch_due": cal.deadlines(reported, ones * settings.dispatch_hours,
-                                          ["working_hours"] * len(frame)),
-            "handle_due": cal.deadlines(start, frame.time_limit, frame.limit_type),
-            "warn_at": cal.deadlines(start, frame.time_limit * settings.warning_fraction,
-                                     frame.limit_type),
-        })
+        routed = route_imported(conn, county, frame, settings)
+        due = import_deadlines(frame, settings)
         staged = pd.DataFrame({
             "code": frame.code, "unit_kind": routed.unit_kind, "unit_code": routed.unit_code,
             "co_units": [json.dumps(list(u)) for u in routed.co_units],
-            "routing_rule": routed.rule, "routing_note": routed.note,
+            "routing_rule": routed.routing_rule, "routing_note": routed.routing_note,
             "near_boundary": routed.near_boundary.astype(bool),
             "compound_code": routed.compound_code, "grid_cell_code": routed.grid_cell_code,
             "division_code": routed.division_code, "township_code": routed.township_code,

@@ -15,7 +15,10 @@ are flagged for the dispatcher: a wrong side of a street is a wrong unit.
 
 Routing works on arrays of points (one case at intake, a million 12345 orders in bulk) against a
 county's areas held in memory with STRtrees, in metres on a local equidistant projection that is
-correct for any county.
+correct for any county. The work is per area and per group of points, never per point in Python:
+the areas are prepared (indexed) once, their boundaries are cut into segments so that a point
+meets only the few around it, and a compound's organizations are ranked once per period in which
+its assignments do not change.
 
 Example:
     >>> import datetime as dt
@@ -39,24 +42,31 @@ import shapely
 from sqlalchemy import Connection, text
 
 KIND_ORDER = {"unit": 0, "leader": 1, "members": 2}
+MANUAL_NOTE = "不在县内已知区域，待指挥中心人工派遣"
+_NEW_LIST = np.frompyfunc(lambda _: [], 1, 1)  # a new empty list per element of an array
 
 
 @dataclass
 class Areas:
-    """A county's areas in local metres, with search trees, and its assignments."""
+    """A county's areas in local metres, with search trees, and its assignments.
+
+    The areas in the trees are prepared (indexed for point-in-polygon tests); the boundary tree
+    holds every area's boundary cut into segments."""
 
     county: str
     to_metric: pyproj.Transformer
     compounds: pd.DataFrame  # code, name, community_code
     compound_tree: shapely.STRtree
-    cells: pd.DataFrame  # code, community_code
+    cells: pd.DataFrame  # code, community_code, community_name, note
     cell_tree: shapely.STRtree
-    divisions: pd.DataFrame  # code, name, kind, township_code
+    divisions: pd.DataFrame  # code, name, kind, township_code, note
     division_tree: shapely.STRtree
-    townships: pd.DataFrame  # code, name
+    townships: pd.DataFrame  # code, name, note
     township_tree: shapely.STRtree
-    boundary_tree: shapely.STRtree
-    assignments: pd.DataFrame  # org_code, org_name, compound_code, kind, valid_from, valid_to, members
+    boundary_tree: shapely.STRtree  # segments of all the areas' boundaries
+    # org_code, org_name, compound_code, kind, valid_from, valid_to, members; and for ranking:
+    # compound (index in compounds), start and end (day numbers), in rank order per compound
+    assignments: pd.DataFrame
     orgs: dict  # org code -> name (the county's organizations, for overrides)
 
 
@@ -69,6 +79,17 @@ def _frame(conn: Connection, sql: str, county: str, tr) -> tuple[pd.DataFrame, n
         geoms = shapely.transform(geoms, lambda xy: np.column_stack(
             tr.transform(xy[:, 0], xy[:, 1])))
     return frame, geoms
+
+
+def _prepared_tree(geoms: np.ndarray) -> shapely.STRtree:
+    """An STRtree of ``geoms``, prepared and warmed: GEOS builds a prepared polygon's index on
+    its first test of a point within its envelope, and the Areas are shared between threads, so
+    that happens here, once (with each area's centroid)."""
+    shapely.prepare(geoms)
+    if len(geoms):
+        center = shapely.centroid(geoms)
+        shapely.intersects_xy(geoms, shapely.get_x(center), shapely.get_y(center))
+    return shapely.STRtree(geoms)
 
 
 def load_areas(conn: Connection, county: str) -> Areas:
@@ -91,40 +112,82 @@ def load_areas(conn: Connection, county: str) -> Areas:
     division_names = dict(conn.execute(text("SELECT code, name FROM divisions WHERE "
                                             "county_code = :c"), {"c": county}).all())
     cells["community_name"] = cells["community_code"].map(division_names) if len(cells) else []
+    # each area's explanation, written once here rather than once per case
+    for frame, note in (
+            (townships, lambda f: "位于" + f["name"].fillna("") + "，由" + f["name"].fillna("")
+             + "负责（属地兜底）"),
+            (divisions, lambda f: "位于" + f["name"].fillna("") + "，由" + f["name"].fillna("")
+             + "负责（属地兜底）"),
+            (cells, lambda f: "位于" + f["code"].fillna("") + "网格，由"
+             + f["community_name"].fillna("") + "负责（网格所属社区）")):
+        frame["note"] = note(frame) if len(frame) else []
     result = conn.execute(text(
         "SELECT a.org_code, o.name AS org_name, a.compound_code, a.kind, a.valid_from, "
         "a.valid_to, a.members FROM assignments a JOIN party_orgs o ON o.code = a.org_code "
         "WHERE a.county_code = :c"), {"c": county})
-    assignments = pd.DataFrame(result.all(), columns=list(result.keys()))
+    assignments = _ranked(pd.DataFrame(result.all(), columns=list(result.keys())), compounds)
     orgs = dict(conn.execute(text("SELECT code, name FROM party_orgs WHERE county_code = :c"),
                              {"c": county}).all())
-    boundaries = shapely.boundary(np.concatenate([cg, gg, dg, tg])) if \
-        len(cg) + len(gg) + len(dg) + len(tg) else np.array([], dtype=object)
-    return Areas(county, tr, compounds, shapely.STRtree(cg), cells, shapely.STRtree(gg),
-                 divisions, shapely.STRtree(dg), townships, shapely.STRtree(tg),
-                 shapely.STRtree(boundaries), assignments, orgs)
+    everything = np.concatenate([cg, gg, dg, tg])
+    segments = _segments(everything) if len(everything) else np.array([], dtype=object)
+    return Areas(county, tr, compounds, _prepared_tree(cg), cells, _prepared_tree(gg),
+                 divisions, _prepared_tree(dg), townships, _prepared_tree(tg),
+                 shapely.STRtree(segments), assignments, orgs)
 
 
-def _first_hit(tree: shapely.STRtree, points: np.ndarray) -> np.ndarray:
-    """Index of the first area containing each point, -1 where none does."""
+def _first_hit(tree: shapely.STRtree, points: np.ndarray, x: np.ndarray,
+               y: np.ndarray) -> np.ndarray:
+    """Index of the first area containing each point, -1 where none does: candidates by the
+    tree's bounding boxes, then the exact test against the prepared areas."""
     out = np.full(len(points), -1, dtype=np.int64)
     if len(points) == 0 or len(tree) == 0:
         return out
-    src, idx = tree.query(points, predicate="intersects")
+    src, idx = tree.query(points)
+    hit = shapely.intersects_xy(tree.geometries[idx], x[src], y[src])
+    src, idx = src[hit], idx[hit]
     if len(src) == 0:
         return out
     # several hits (overlapping outlines): the lowest area index wins, deterministically
-    order = np.lexsort((idx, src))
-    src, idx = src[order], idx[order]
-    first = np.r_[True, src[1:] != src[:-1]]
-    out[src[first]] = idx[first]
+    first = np.full(len(points), len(tree), dtype=np.int64)
+    np.minimum.at(first, src, idx)
+    out[src] = first[src]
     return out
+
+
+def _near_boundary(areas: Areas, points: np.ndarray, distance: float) -> np.ndarray:
+    """Whether each point lies within ``distance`` of any area's boundary (the tree holds the
+    boundaries cut into their segments, so a point meets only the few segments around it)."""
+    near = np.zeros(len(points), dtype=bool)
+    if len(points) and len(areas.boundary_tree):
+        src, _ = areas.boundary_tree.query(points, predicate="dwithin", distance=distance)
+        near[src] = True
+    return near
+
+
+def _segments(geoms: np.ndarray) -> np.ndarray:
+    """The boundaries of ``geoms`` as two-point line segments."""
+    rings = shapely.get_parts(shapely.boundary(geoms))
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    return shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1))
+
+
+def _days(dates) -> np.ndarray:
+    """Day numbers (days since 1970-01-01) of dates, naive datetimes or timestamps (a
+    timezone-aware timestamp counts in its own zone)."""
+    values = pd.Series(dates) if not isinstance(dates, pd.Series) else dates
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    elif not pd.api.types.is_datetime64_dtype(values.dtype):
+        values = pd.to_datetime(values)
+    return values.to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
           boundary_m: float = 20.0) -> pd.DataFrame:
     """Route points (lon/lat, WGS84) reported on ``dates``; one row per point.
 
+    ``dates``: per point, a date (or a timestamp: its day in its own time zone);
     ``override_orgs``: per point, the organization its category names (or None);
     ``categories``: per point, the category name (for the explanation of an override).
     Columns: rule, unit_kind, unit_code, co_units (list), compound_code, grid_cell_code,
@@ -132,108 +195,111 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     n = len(lon)
-    x, y = areas.to_metric.transform(lon, lat)
+    x, y = (np.asarray(v, dtype=float) for v in areas.to_metric.transform(lon, lat))
     points = shapely.points(x, y)
-    ci = _first_hit(areas.compound_tree, points)
-    gi = _first_hit(areas.cell_tree, points)
-    di = _first_hit(areas.division_tree, points)
-    ti = _first_hit(areas.township_tree, points)
-    near = np.zeros(n, dtype=bool)
-    if n and len(areas.boundary_tree):
-        src, _ = areas.boundary_tree.query(points, predicate="dwithin", distance=boundary_m)
-        near[np.unique(src)] = True
+    ci = _first_hit(areas.compound_tree, points, x, y)
+    gi = _first_hit(areas.cell_tree, points, x, y)
+    di = _first_hit(areas.division_tree, points, x, y)
+    ti = _first_hit(areas.township_tree, points, x, y)
 
     def pick(frame, index, column):
-        values = frame[column].to_numpy(dtype=object) if len(frame) else np.array([], object)
-        out = np.full(n, None, dtype=object)
-        hit = index >= 0
-        out[hit] = values[index[hit]]
-        return out
+        values = frame[column].to_numpy(dtype=object) if len(frame) else np.array([None], object)
+        return np.where(index >= 0, values[np.maximum(index, 0)], None)
 
-    out = pd.DataFrame({
-        "compound_code": pick(areas.compounds, ci, "code"),
-        "compound_name": pick(areas.compounds, ci, "name"),
-        "grid_cell_code": pick(areas.cells, gi, "code"),
-        "cell_community": pick(areas.cells, gi, "community_code"),
-        "cell_community_name": pick(areas.cells, gi, "community_name"),
-        "division_code": pick(areas.divisions, di, "code"),
-        "division_name": pick(areas.divisions, di, "name"),
-        "township_code": pick(areas.townships, ti, "code"),
-        "township_name": pick(areas.townships, ti, "name"),
-        "near_boundary": near,
-    })
-    out["date"] = pd.to_datetime(pd.Series(list(dates))).dt.date if n else []
-    lead, co = _organizations(areas, out)
-    out["rule"] = "manual"
-    out["unit_kind"] = None
-    out["unit_code"] = None
-    out["co_units"] = [[] for _ in range(n)]
-    out["note"] = "不在县内已知区域，待指挥中心人工派遣"
+    rule = np.full(n, "manual", dtype=object)
+    kind = np.full(n, None, dtype=object)
+    unit = np.full(n, None, dtype=object)
+    note = np.full(n, MANUAL_NOTE, dtype=object)
     # from the weakest rule to the strongest: each later rule overwrites where it applies
-    for mask, rule, kind, code, note in (
-        (out.township_code.notna(), "township", "township", out.township_code,
-         "位于" + out.township_name.fillna("") + "，由" + out.township_name.fillna("")
-         + "负责（属地兜底）"),
-        (out.division_code.notna(), "division", "division", out.division_code,
-         "位于" + out.division_name.fillna("") + "，由" + out.division_name.fillna("")
-         + "负责（属地兜底）"),
-        (out.grid_cell_code.notna(), "grid_cell", "division", out.cell_community,
-         "位于" + out.grid_cell_code.fillna("") + "网格，由" + out.cell_community_name.fillna("")
-         + "负责（网格所属社区）"),
-    ):
-        out.loc[mask, ["rule", "unit_kind"]] = [rule, kind]
-        out.loc[mask, "unit_code"] = code[mask]
-        out.loc[mask, "note"] = note[mask]
-    has_org = lead.notna()
-    if has_org.any():
-        names = lead[has_org].map(areas.orgs)
-        others = co[has_org]
-        out.loc[has_org, ["rule", "unit_kind"]] = ["compound", "org"]
-        out.loc[has_org, "unit_code"] = lead[has_org]
-        out["co_units"] = [o if h else c for h, o, c in zip(has_org, co, out.co_units)]
-        out.loc[has_org, "note"] = [
-            f"位于{c}，包联单位{n}（牵头）" + "".join(f"、{areas.orgs.get(o, o)}" for o in rest)
-            for c, n, rest in zip(out.compound_name[has_org], names, others)]
+    for index, frame, this_rule, this_kind, unit_column in (
+            (ti, areas.townships, "township", "township", "code"),
+            (di, areas.divisions, "division", "division", "code"),
+            (gi, areas.cells, "grid_cell", "division", "community_code")):
+        hit = index >= 0
+        rule[hit], kind[hit] = this_rule, this_kind
+        unit[hit] = pick(frame, index, unit_column)[hit]
+        note[hit] = pick(frame, index, "note")[hit]
+    co_units = np.empty(n, dtype=object)
+    group, lead, co, org_note = _organizations(areas, ci, _days(dates) if n else np.array([]))
+    has_org = group >= 0
+    rule[has_org], kind[has_org] = "compound", "org"
+    unit[has_org] = lead[group[has_org]]
+    note[has_org] = org_note[group[has_org]]
+    co_units[has_org] = co[group[has_org]]
     if override_orgs is not None:
-        override = pd.Series(list(override_orgs), dtype=object).where(
-            lambda s: s.isin(list(areas.orgs)))  # a department of another county does not apply
-        mask = override.notna()
+        override = pd.Series(np.asarray(override_orgs, dtype=object), dtype=object)
+        override = override.where(override.isin(list(areas.orgs)))  # not another county's
+        mask = override.notna().to_numpy()
         if mask.any():
-            cats = pd.Series(list(categories) if categories is not None else [""] * n)
-            out.loc[mask, ["rule", "unit_kind"]] = ["override", "org"]
-            out.loc[mask, "unit_code"] = override[mask]
-            out["co_units"] = [[] if m else c for m, c in zip(mask, out.co_units)]
-            out.loc[mask, "note"] = [f"{c}类问题由{areas.orgs[o]}负责（类别指定）"
-                                     for c, o in zip(cats[mask], override[mask])]
-    flag = out.near_boundary & (out.rule != "override")
-    out.loc[flag, "note"] = out.loc[flag, "note"] + f"；距边界不足{boundary_m:g}米，请派遣员核实"
-    return out[["rule", "unit_kind", "unit_code", "co_units", "compound_code", "grid_cell_code",
-                "division_code", "township_code", "near_boundary", "note"]]
+            cats = pd.Series(np.asarray(categories, dtype=object) if categories is not None
+                             else np.full(n, "", dtype=object))
+            rule[mask], kind[mask] = "override", "org"
+            unit[mask] = override[mask].to_numpy()
+            co_units[mask] = None
+            note[mask] = (cats[mask].fillna("").astype(str) + "类问题由"
+                          + override[mask].map(areas.orgs) + "负责（类别指定）").to_numpy()
+    near = _near_boundary(areas, points, boundary_m)
+    flag = near & (rule != "override")
+    note[flag] = note[flag] + f"；距边界不足{boundary_m:g}米，请派遣员核实"
+    # one list per point (the compound's are shared by its points: read them, do not change them)
+    empty = co_units == None  # noqa: E711  (elementwise)
+    co_units[empty] = _NEW_LIST(np.zeros(int(empty.sum())))
+    return pd.DataFrame({
+        "rule": rule, "unit_kind": kind, "unit_code": unit, "co_units": co_units,
+        "compound_code": pick(areas.compounds, ci, "code"),
+        "grid_cell_code": pick(areas.cells, gi, "code"),
+        "division_code": pick(areas.divisions, di, "code"),
+        "township_code": pick(areas.townships, ti, "code"),
+        "near_boundary": near, "note": note})
 
 
-def _organizations(areas: Areas, located: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """The lead organization and the others active at each point's compound on its date."""
-    n = len(located)
-    lead = pd.Series([None] * n, dtype=object)
-    co = pd.Series([[] for _ in range(n)], dtype=object)
+def _ranked(assignments: pd.DataFrame, compounds: pd.DataFrame) -> pd.DataFrame:
+    """The assignments of the county's compounds in the order routing ranks them: by compound,
+    then the lead first (单位包创 before 领导包联 and 党员进社区, then the most members, then code),
+    with their compound's index and their first and last day as numbers."""
+    position = pd.Series(np.arange(len(compounds)), index=compounds["code"], dtype=np.int64)
+    a = assignments.assign(compound=assignments["compound_code"].map(position))
+    a = a.dropna(subset=["compound"]).astype({"compound": np.int64})
+    a = a.assign(start=_days(a["valid_from"]), end=_days(a["valid_to"]),
+                 kind_order=a["kind"].map(KIND_ORDER).fillna(9),
+                 members_order=-a["members"].astype(float).fillna(-1))
+    a = a.sort_values(["compound", "kind_order", "members_order", "org_code"])
+    return a.drop(columns=["kind_order", "members_order"]).reset_index(drop=True)
+
+
+def _organizations(areas: Areas, compound: np.ndarray, days: np.ndarray):
+    """The organizations active at each point's compound on its day: per point the index of its
+    group (-1: none active), and per group the lead organization, the others and the note.
+
+    Who is active at a compound changes only on the days its assignments start or end, so points
+    fall into groups (compound, period between such days), each ranked once: a million orders
+    in a county make a few hundred groups."""
     a = areas.assignments
-    if n == 0 or a.empty:
-        return lead, co
-    cases = pd.DataFrame({"i": np.arange(n), "compound_code": located.compound_code,
-                          "date": located.date}).dropna(subset=["compound_code"])
-    joined = cases.merge(a, on="compound_code")
-    if joined.empty:
-        return lead, co
-    active = joined[(joined.valid_from <= joined.date) &
-                    (joined.valid_to.isna() | (joined.valid_to > joined.date))].copy()
-    if active.empty:
-        return lead, co
-    active["kind_order"] = active.kind.map(KIND_ORDER).fillna(9)
-    active["members_order"] = -active.members.fillna(-1).astype(float)
-    active = active.sort_values(["i", "kind_order", "members_order", "org_code"])
-    active = active.drop_duplicates(["i", "org_code"])
-    grouped = active.groupby("i", sort=True)["org_code"].agg(list)
-    lead.iloc[grouped.index] = [orgs[0] for orgs in grouped]
-    co.iloc[grouped.index] = pd.Series([orgs[1:] for orgs in grouped], index=grouped.index)
-    return lead, co
-
+    group = np.full(len(compound), -1, dtype=np.int64)
+    inside = np.flatnonzero(compound >= 0)
+    if len(inside) == 0 or a.empty:
+        return group, *(np.array([], dtype=object),) * 3
+    ci, start, end = (a[c].to_numpy(np.int64) for c in ("compound", "start", "end"))
+    ended = a["valid_to"].notna().to_numpy()
+    orgs = a["org_code"].to_numpy(dtype=object)
+    # compound and day in one sortable number; the changes of each compound, in order
+    span = np.int64(1 << 32)
+    changes = np.unique(np.concatenate([ci * span + start, ci[ended] * span + end[ended]]))
+    period = np.searchsorted(changes, compound[inside] * span + days[inside], side="right")
+    keys, first, member = np.unique(compound[inside] * (len(changes) + 1) + period,
+                                    return_index=True, return_inverse=True)
+    lead, co, note = (np.full(len(keys), None, dtype=object) for _ in range(3))
+    names = areas.compounds["name"].to_numpy(dtype=object)
+    rows = np.searchsorted(ci, np.arange(len(names) + 1))  # each compound's assignments
+    # each group ranked as its first point: the same answer holds for all of its points
+    for g, i in enumerate(inside[first]):
+        c, day = compound[i], days[i]
+        lo, hi = rows[c], rows[c + 1]
+        active = (start[lo:hi] <= day) & (~ended[lo:hi] | (end[lo:hi] > day))
+        ranked = list(dict.fromkeys(orgs[lo:hi][active]))  # in rank order, each once
+        if ranked:
+            lead[g], co[g] = ranked[0], ranked[1:]
+            note[g] = (f"位于{names[c]}，包联单位{areas.orgs.get(ranked[0], ranked[0])}（牵头）"
+                       + "".join(f"、{areas.orgs.get(o, o)}" for o in ranked[1:]))
+    group[inside] = np.where(pd.notna(lead[member]), member, -1)
+    return group, lead, co, note

@@ -48,6 +48,15 @@ class Cases(Layer):
 
         intake.settle_imported(conn, [r["code"] for r in records],
                                sorted({r["county_code"] for r in records}))
+        # imported codes in the intake's own shape (COUNTY-YYYYMMDD-N) must never be drawn
+        # again: the sequence moves past the largest N imported
+        numbers = [int(c.rsplit("-", 1)[1]) for c in (r["code"] for r in records)
+                   if c.count("-") == 2 and c.rsplit("-", 1)[1].isdigit()]
+        if numbers:
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT setval('case_numbers', greatest(:n, (SELECT last_value "
+                              "FROM case_numbers)))"), {"n": max(numbers)})
 
 
 CASE_CATEGORIES = CaseCategories(
