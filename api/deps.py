@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import Query, Request
 from sqlalchemy import Engine
 
+from gridgov.errors import InvalidParameter, PreconditionRequired
 from gridgov.features import DEFAULT_LIMIT, MAX_LIMIT, FeatureService
 from gridgov.tiles import TileService
 
@@ -72,3 +73,16 @@ class ItemsQuery:
         self.filter_lang = filter_lang
         self.filter_crs = filter_crs
         self.f = f
+
+
+def version_of(if_match: str | None, required: bool = True) -> int | None:
+    """The record version an edit is based on, from ``If-Match: "v<version>"`` (428 when
+    required and missing, 400 when not a version tag)."""
+    if not if_match:
+        if required:
+            raise PreconditionRequired('send If-Match: "v<version>" from the record you read')
+        return None
+    tag = if_match.strip().strip('"').lstrip("W/").strip('"')
+    if not tag.startswith("v") or not tag[1:].isdigit():
+        raise InvalidParameter("If-Match", f"{if_match!r} is not a version tag like \"v3\"")
+    return int(tag[1:])

@@ -9,6 +9,7 @@ There is no fallback: without PostGIS the suite fails (scripts/test starts it).
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -167,3 +168,19 @@ def api(service):
 
     with httpx.Client(base_url=service.url, timeout=60) as client:
         yield client
+
+
+# The browser tests' Chromium: Debian's, driven by Playwright (never a browser download).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

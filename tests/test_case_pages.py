@@ -20,13 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image, ImageDraw
-from playwright.sync_api import sync_playwright
 from sqlalchemy import text
 
 from gridgov import auth
 from gridgov.db import make_engine
 from gridgov.io.importer import import_layer
-from test_maps_browser import ARGS, CHROMIUM, chinese_fonts, only_local as _only_local
+from test_maps_browser import chinese_fonts, only_local as _only_local
 
 KANGLE = {"latitude": 37.33306, "longitude": 111.19765, "accuracy": 12}  # 康乐小区
 BEIJING = {"latitude": 39.9, "longitude": 116.4, "accuracy": 20}  # in no county served here
@@ -70,14 +69,6 @@ def live(databases, seeded_template, tmp_path_factory):
 def client(live):
     with httpx.Client(base_url=live.url, timeout=60) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def context(browser, size, csp=False, **kw):

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import text
 
 from gridgov import auth
 from gridgov.db import make_engine
 from test_checkins_api import find_member
-from test_maps_browser import ARGS, CHROMIUM, only_local
+from test_maps_browser import only_local
 
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "member-pass-2026"
@@ -42,14 +41,6 @@ def live(databases, seeded_template, tmp_path_factory):
         service.engine, service.member = engine, m
         yield service
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def phone(browser, where, csp=False):

@@ -4,24 +4,8 @@ a click opens a Chinese popup, nothing is fetched from outside this machine."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from urllib.parse import urlparse
-
-import pytest
-from playwright.sync_api import sync_playwright
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, url):

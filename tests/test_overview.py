@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import text
 
 from gridgov.activity import checkins
@@ -29,7 +28,7 @@ from gridgov.analysis import trends
 from gridgov.calendar import SHANGHAI
 from gridgov.db import make_engine
 from gridgov.maps import style
-from test_maps_browser import ARGS, CHROMIUM, only_local
+from test_maps_browser import only_local
 
 WALL = {"width": 1920, "height": 1080}
 LIGHT = style.THEMES["light"]["status"]
@@ -80,14 +79,6 @@ def live(databases, seeded_template):
         service.visited, service.other = who["compound"], other
         yield service
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def wall_page(browser):

@@ -27,7 +27,7 @@ from gridgov.errors import InvalidParameter
 from gridgov.features import json_value
 from gridgov.layers import get_layer
 
-from ..deps import client_address, engine, limits
+from ..deps import client_address, engine, limits, version_of
 from ..ratelimit import Limits
 from ..responses import EDIT_ERRORS, LIMITED, TABLES, media as media_types
 from ..routing import RetryReads
@@ -167,12 +167,8 @@ class Move(BaseModel):
 async def move(code: str, action: Literal[tuple(lifecycle.TRANSITIONS)],
                body: Move = Body(default_factory=Move), if_match: str | None = Header(None),
                who: Principal = Depends(principal), eng: Engine = Depends(engine)):
-    version = None
-    if if_match:
-        tag = if_match.strip().strip('"').lstrip("W/").strip('"')
-        if not tag.startswith("v") or not tag[1:].isdigit():
-            raise InvalidParameter("If-Match", f"{if_match!r} is not a version tag like \"v3\"")
-        version = int(tag[1:])
+    # optional: without it a move applies to the case as it is (the state check still holds)
+    version = version_of(if_match, required=False)
     if (body.unit_kind is None) != (body.unit_code is None):
         raise InvalidParameter("unit_code", "give unit_kind and unit_code together")
 

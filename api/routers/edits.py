@@ -17,25 +17,16 @@ from starlette.concurrency import run_in_threadpool
 
 from gridgov import edits
 from gridgov.auth import Principal
-from gridgov.errors import InvalidParameter, PreconditionRequired
+from gridgov.errors import InvalidParameter
 from gridgov.layers import get_layer
 
-from ..deps import engine
+from ..deps import engine, version_of
 from ..routing import RetryReads
 from ..security import require
 
 router = APIRouter(prefix="/edits", tags=["Edits"], route_class=RetryReads)
 TABLES = {"assignments": "assignments", "sites": "practice_sites", "orgs": "party_orgs",
           "categories": "case_categories"}
-
-
-def _version(if_match: str | None) -> int:
-    if not if_match:
-        raise PreconditionRequired('send If-Match: "v<version>" from the record you read')
-    tag = if_match.strip().strip('"').lstrip("W/").strip('"')
-    if not tag.startswith("v") or not tag[1:].isdigit():
-        raise InvalidParameter("If-Match", f"{if_match!r} is not a version tag like \"v3\"")
-    return int(tag[1:])
 
 
 def _respond(row: dict, status: int = 200) -> JSONResponse:
@@ -98,7 +89,7 @@ async def end_assignment(assignment_id: int, eng: Engine = Depends(engine),
                          body: EndAssignment = Body(default_factory=EndAssignment),
                          if_match: str | None = Header(None),
                          who: Principal = Depends(require("planner"))):
-    version = _version(if_match)
+    version = version_of(if_match)
     row = await _write(eng, who, edits.end_assignment_versioned, assignment_id,
                        body.valid_to or dt.date.today(), version)
     return _respond(row)
@@ -140,7 +131,7 @@ class CategoryChange(BaseModel):
 
 async def _patch(eng: Engine, who: Principal, table: str, code: str,
                  body: BaseModel, if_match: str | None) -> JSONResponse:
-    version = _version(if_match)
+    version = version_of(if_match)
     row = await _write(eng, who, edits.update_versioned, table, code,
                        body.model_dump(exclude_none=True), version)
     return _respond(row)

@@ -266,6 +266,14 @@ class Layer:
         if self.row_versions:
             columns.append(Column("version", Integer, nullable=False, server_default="1"))
         constraints: list = [CheckConstraint(sql, name=name) for name, sql in self.checks]
+        # a field's choices are a check too, unless the layer states a fuller one by that name
+        stated = {name for name, _ in self.checks}
+        for f in self.fields:
+            if f.choices and f.stored and f.name not in stated:
+                values = ", ".join(repr(v) for v in f.choices)
+                sql = f"{f.name} IN ({values})"
+                constraints.append(CheckConstraint(
+                    f"{f.name} IS NULL OR {sql}" if f.nullable else sql, name=f.name))
         constraints += references
         if self.geometry:
             constraints.append(CheckConstraint("geom IS NULL OR ST_IsValid(geom)",
