@@ -9,6 +9,11 @@ copy): that month it is not 有名无实, another compound is, and the month aft
 trends page draws its charts (Vega-Lite from altair, vega-embed from the service's /static) as
 SVG, fetching nothing from outside the service; the dark wall-screen theme loads. Screenshots go
 to $GRIDGOV_SCREENSHOTS when it is set (wall 1920x1080, both themes).
+
+The overview flags what the command center must chase (督办): the organizations whose account
+is late and those with a demand past its deadline unanswered, as diamonds at their offices, in
+the legend, and listed in a panel; checked against the bundle's own files, with an organization
+that is never late left out.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from gridgov.activity import checkins
+from gridgov.activity import checkins, supervision
 from gridgov.analysis import trends
 from gridgov.calendar import SHANGHAI
 from gridgov.db import make_engine
 from gridgov.maps import style
+from conftest import BUNDLE
 from test_maps_browser import only_local
 
 WALL = {"width": 1920, "height": 1080}
@@ -366,4 +372,113 @@ def test_a_standalone_file_carries_every_month(browser, live, tmp_path):
                            arg=[live.visited, DARK[status]])
     assert page.evaluate(fills, live.other) == [DARK["inactive"]]
     assert errors == [] and all(u.startswith(("file:", "data:")) for u in requests), requests
+    page.close()
+
+
+# --------------------------------------------------------------------------- 督办 on the overview
+
+def bundle_rows(name: str) -> list[dict]:
+    import csv
+
+    with open(BUNDLE / f"{name}.csv", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_overview_flags_late_accounts_and_unanswered_demands(live):
+    """As of 2026-11-20 (its end), read from the bundle's files: the accounts never submitted
+    whose due time has passed, and the demands still open past theirs; the overview's JSON has
+    exactly those organizations (and the work group of a demand sent to a group), and its page
+    has them, the layer and its two legend entries. An organization that always accounted on
+    time and has no open demand is not flagged. No member's name or phone anywhere."""
+    end = dt.datetime(2026, 11, 21, tzinfo=SHANGHAI)
+    late = {}
+    for a in bundle_rows("accounts"):
+        if a["status"] == "draft" and dt.datetime.fromisoformat(a["due_at"]) < end:
+            late.setdefault(a["org_code"], set()).add(f"{a['org_code']}/{a['month'][:7]}")
+    unanswered = {}
+    for d in bundle_rows("demands"):
+        if d["status"] == "open" and dt.datetime.fromisoformat(d["due_at"]) < end:
+            unanswered.setdefault(d["org_code"] or d["work_group_code"], set()).add(d["code"])
+    assert len(late) >= 5 and len(unanswered) >= 2  # the bundle's late units and open demands
+    offices = json.loads((BUNDLE / "party_orgs.geojson").read_text(encoding="utf-8"))
+    orgs = {o["properties"]["code"]: o["properties"]["name"] for o in offices["features"]}
+    ever_late = {a["org_code"] for a in bundle_rows("accounts")
+                 if a["status"] == "draft" or a["submitted_at"] > a["due_at"]}
+    ever_open = {d["org_code"] for d in bundle_rows("demands") if d["status"] == "open"}
+    punctual = sorted(set(orgs) - ever_late - ever_open)[0]
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        r = client.get("/maps/overview/supervision", params={"as_of": "2026-11-20"})
+        assert r.status_code == 200
+        f = r.json()
+        page = client.get("/maps/overview", params={"theme": "dark"}).text
+        assert client.get("/maps/overview/supervision",
+                          params={"as_of": "1999-12-31"}).status_code == 400
+    units = {u["code"]: u for u in f["units"]}
+    assert set(units) == set(late) | set(unanswered)
+    assert f["late_accounts"] == sum(map(len, late.values()))
+    assert f["overdue_demands"] == sum(map(len, unanswered.values()))
+    for code, u in units.items():
+        assert {i["ref"] for i in u["items"]} == late.get(code, set()) | unanswered.get(code, set())
+        assert u["accounts"] == len(late.get(code, ())) and u["demands"] == len(
+            unanswered.get(code, ()))
+        assert all(i["days_late"] >= 0 and i["what_zh"] and i["since"] for i in u["items"])
+        if u["kind"] == "org":  # at the office, which the bundle invented (and says so)
+            assert u["name"] == orgs[code] and u["lat"] is not None and u["synthetic"] is True
+        else:
+            assert u["lat"] is None and u["name"].endswith("组")
+    assert punctual not in units and orgs[punctual] not in json.dumps(f, ensure_ascii=False)
+    # ranked: the most overdue items first, then the longest overdue
+    keys = [(-(u["accounts"] + u["demands"]), -u["days_late"]) for u in f["units"]]
+    assert keys == sorted(keys)
+    # the page: today's flags (the same rule, as of now), the layer, its legend entries
+    now = supervision.by_unit(live.engine)
+    for u in now["units"]:
+        assert json.dumps(u["name"], ensure_ascii=False)[1:-1] in page
+    for label in style.FLAG_ZH.values():
+        assert label in page
+    assert "gridgovFlags" in page and "督办：逾期单位" in page and "kpi-flags-accounts" in page
+    with live.engine.connect() as conn:
+        people = conn.execute(text("SELECT name, phone FROM members")).all()
+    leaked = [p for person in people for p in person
+              if p and (p in page or p in json.dumps(f, ensure_ascii=False))]
+    assert leaked == []
+
+
+def test_flags_on_the_wall_screen(browser, live):
+    """In the browser (dark theme): a diamond at the office of each flagged organization, in the
+    account or the demand colour, with its count; the panel's figures and the units to chase
+    first; a click on a listed unit opens its popup (what is late, by how many days, and that
+    the office's place is invented); the legend has both entries; nothing from outside."""
+    expected = supervision.by_unit(live.engine)
+    located = [u for u in expected["units"] if u["lat"] is not None]
+    page, requests, errors = open_overview(browser, f"{live.url}/maps/overview?theme=dark")
+    page.wait_for_function("n => document.querySelectorAll('.gg-flag').length === n",
+                           arg=len(located), timeout=10_000)
+    assert page.inner_text("#kpi-flags-accounts") == str(expected["late_accounts"])
+    assert page.inner_text("#kpi-flags-demands") == str(expected["overdue_demands"])
+    assert page.inner_text("#kpi-flags-units") == str(len(expected["units"]))
+    listed = page.eval_on_selector_all("#gg-flag-list li .gg-flag-name",
+                                       "els => els.map(e => e.textContent)")
+    assert listed == [u["name"] + ("（工作组）" if u["kind"] == "work_group" else "")
+                      for u in expected["units"][:5]]
+    kinds = page.evaluate("""() => [...document.querySelectorAll('.gg-flag')].map(e =>
+        e.className.match(/gg-flag-(account|demand|both)/)[1])""")
+    want = ["both" if u["accounts"] and u["demands"] else "demand" if u["demands"] else "account"
+            for u in located]
+    assert sorted(kinds) == sorted(want) and "demand" in kinds and "account" in kinds
+    fills = page.evaluate("""() => Object.fromEntries(['account', 'demand'].map(k => [k,
+        getComputedStyle(document.querySelector('.gg-flag-' + k + ' div')).backgroundColor]))""")
+    assert fills == {"account": "rgb(255, 64, 129)", "demand": "rgb(179, 136, 255)"}  # dark
+    first = next(u for u in expected["units"] if u["lat"] is not None)
+    page.click(f"#gg-flag-list li[data-code='{first['code']}'] button")
+    page.wait_for_selector(".leaflet-popup-content .gg-flag-popup", timeout=5_000)
+    popup = page.inner_text(".leaflet-popup-content")
+    assert first["name"] in popup and "驻地位置为示意" in popup
+    for item in first["items"]:
+        assert item["what_zh"] in popup
+    assert "已逾期" in popup
+    legend = page.inner_text(".gridgov-panel:has(b:text('图例 · legend'))")
+    assert all(label in legend for label in style.FLAG_ZH.values())
+    screenshot(page, "overview-flags-dark")
+    assert errors == [] and only_local(requests)
     page.close()

@@ -144,6 +144,43 @@ def test_generator_reproduces_the_bundle(tmp_path):
     assert mismatch == [] and errors == []
 
 
+def test_generator_deadlines_are_gridgov_deadlines(monkeypatch):
+    """The generator keeps its own copy of the official calendar (it does not import gridgov):
+    its working days are gridgov's over the bundle's year and the month after, its account
+    deadline for every month of the bundle is gridgov.activity.accounts.due_at's (and so is every
+    row's), and every demand falls due at the end of the 5th, 7th or 10th working day after the
+    day it was issued, by gridgov's calendar."""
+    import csv
+
+    from gridgov.activity.accounts import due_at
+    from gridgov.calendar import SHANGHAI, Calendar
+
+    monkeypatch.syspath_prepend(str(ROOT / "geodata"))
+    from generate import calendar as generator_calendar
+    from generate.supervision import ACCOUNT_MONTHS, account_due
+
+    cal = Calendar.from_settings()
+    day, last = dt.date(2025, 12, 1), dt.date(2026, 12, 31)
+    while day <= last:
+        assert generator_calendar.is_workday(day) == cal.is_workday(day), day
+        day += dt.timedelta(days=1)
+    with open(BUNDLE / "accounts.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    months = sorted({dt.date.fromisoformat(r["month"]) for r in rows})
+    assert months == ACCOUNT_MONTHS
+    for month in months:
+        assert account_due(month) == due_at(month), month
+    assert all(dt.datetime.fromisoformat(r["due_at"]) == due_at(r["month"][:7]) for r in rows)
+    with open(BUNDLE / "demands.csv", encoding="utf-8") as fh:
+        demands = list(csv.DictReader(fh))
+    for d in demands:
+        issued = dt.datetime.fromisoformat(d["issued_at"]).astimezone(SHANGHAI)
+        assert cal.is_workday(issued.date()), d["code"]
+        night = dt.datetime.combine(issued.date() + dt.timedelta(days=1), dt.time(), SHANGHAI)
+        limits = {cal.deadline(night, n, "working_days") for n in (5, 7, 10)}
+        assert dt.datetime.fromisoformat(d["due_at"]) in limits, d["code"]
+
+
 # --- the activity year: check-ins, activities, accounts, demands, key tasks (all invented) -------
 ACTIVITY_TABLES = ("checkins", "activities", "accounts", "demands", "key_task_milestones",
                    "key_task_progress")

@@ -187,6 +187,57 @@ def test_prefill_all_and_flags_for_the_command_center(seeded_copy):
     assert len(missing) == 1 and "未生成报账" in missing[0]["text_zh"]
 
 
+def test_flags_per_organization_for_the_overview(seeded_copy):
+    """The overview's 督办 layer: the rows of flags() gathered per organization, at its office
+    (invented in the bundle, and said so), ranked by how many items are overdue; A accounted on
+    time and has nothing open, so it is not flagged; B's account is missing and its demand
+    unanswered past the deadline, so it is flagged for both and comes first; a demand to a work
+    group is listed without a place. No person is named."""
+    from gridgov.maps.pages import supervision_flags
+
+    with seeded_copy.begin() as conn:
+        accounts.submit(conn, A, "2025-09", "按期报账", HANDLER_A, at=at(2025, 10, 13, 10, 0))
+        accounts.prefill(conn, C, "2025-09")  # a draft, never submitted
+        d = demands.issue(conn, org_code=B, title="报送门前三包整改台账", by=CENTER,
+                          due_working_days=2, at=at(2025, 10, 9, 10, 0))
+        g = demands.issue(conn, work_group_code="141129-WG7", title="报送督查考核台账",
+                          by=CENTER, due_working_days=1, at=at(2025, 10, 13, 9, 0))
+        demands.issue(conn, org_code=A, title="报送下月计划", by=CENTER, due_working_days=10,
+                      at=at(2025, 10, 17, 9, 0))  # open, but not yet due
+    now = at(2025, 10, 20, 9, 0)
+    f = supervision.by_unit(seeded_copy, now)
+    rows = supervision.flags(seeded_copy, now)
+    assert (f["late_accounts"], f["overdue_demands"]) == (130, 2)
+    assert sorted((u["code"], i["ref"]) for u in f["units"] for i in u["items"]) == sorted(
+        (r["org_code"] or r["work_group_code"], r["ref"]) for r in rows)  # one rule: flags()
+    units = {u["code"]: u for u in f["units"]}
+    assert A not in units and len(units) == 131  # 129 late orgs besides B, B, the work group
+    first = f["units"][0]
+    assert (first["code"], first["accounts"], first["demands"]) == (B, 1, 1)
+    assert [i["kind"] for i in first["items"]] == ["demand", "account"]  # longest overdue first
+    assert first["items"][0]["since"] == d["due_at"] and first["items"][0]["days_late"] == 8
+    assert first["items"][1]["what_zh"] == "2025年9月报账逾期未报"
+    assert first["items"][1]["late_zh"] == "已逾期5天" and first["days_late"] == 8
+    with seeded_copy.connect() as conn:
+        lon, lat, source = conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom), source FROM party_orgs WHERE code = :o"),
+            {"o": B}).one()
+    assert (first["lon"], first["lat"]) == (lon, lat) and first["synthetic"] == (source ==
+                                                                                "synthetic")
+    assert units[C]["items"][0]["what_zh"] == "2025年9月报账逾期未报"
+    group = units["141129-WG7"]
+    assert group["kind"] == "work_group" and group["lat"] is None and group["demands"] == 1
+    assert group["items"][0]["ref"] == g["code"] and group["name"] == "督查考核组"
+    # the page's payload: JSON-ready, Beijing times, the same units in the same order
+    page = supervision_flags(seeded_copy, as_of=now)
+    assert [u["code"] for u in page["units"]] == [u["code"] for u in f["units"]]
+    assert page["units"][0]["items"][1]["since"] == "2025-10-14 18:00"
+    body = json.dumps(page, ensure_ascii=False, allow_nan=False)
+    with seeded_copy.connect() as conn:
+        people = conn.execute(text("SELECT name, phone FROM members")).all()
+    assert not [p for person in people for p in person if p and p in body]
+
+
 # --------------------------------------------------------------------------- 要账
 
 def test_demands_deadlines_answers_and_who_may_answer(seeded_copy):

@@ -85,6 +85,23 @@ async def overview_coverage(period: str = Query(..., pattern=MONTH, description=
                         headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/overview/supervision",
+            summary="What the overview flags for the command center (督办), per organization")
+async def overview_supervision(eng: Engine = Depends(engine),
+                               opts: pages.MapOptions = Depends(_options),
+                               as_of: dt.date | None = Query(
+                                   None, description="a day (its end); default now")):
+    """The overview's 督办 layer and list: organizations whose monthly account (报账) is late or
+    missing past its due time, and those with a demand (要账) past its deadline unanswered (a
+    demand to a work group: the group, with no point), each with its office point in the
+    basemap's coordinates, its overdue items and the days each is late, ranked; and the counts.
+    The page reloads it when accounts or demands change. Organizations only: no person."""
+    if as_of is not None and not 2000 <= as_of.year <= 2099:
+        raise InvalidParameter("as_of", "a day from 2000 to 2099")
+    body = await run_in_threadpool(pages.supervision_flags, eng, opts, as_of)
+    return JSONResponse(body, headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/trends", summary="Trends for the command center (charts)", responses=HTML)
 async def trends_page(opts: pages.MapOptions = Depends(_themed),
                       svc: FeatureService = Depends(features)):

@@ -11,7 +11,8 @@ What is real
 * the figures of the seed article: 131 Party organisations of county bodies with 2,207 in-service
   members covering all 107 urban compounds, 89 divisions that all adopted village rules, 10
   demonstration practice sites (five named, with their themes), 7 work groups, 12 key tasks;
-* China's official 2026 working calendar (holidays and 调休 days), on which case times are drawn.
+* China's official 2026 working calendar (holidays and 调休 days), on which case times, account
+  and demand deadlines and every other working day are drawn.
 
 Nothing below the county outline is available offline, so it is invented, deterministically, and
 nothing in the cases, check-ins, activities, accounts, demands or key-task reports is real. Each
@@ -20,6 +21,7 @@ module says in its docstring what it invents and what is real.
 Modules, each building on the ones above it
 -------------------------------------------
 common          seed and rng_for(topic), EPSG:4326 <-> EPSG:4546, nearest, shared constants
+calendar        China's official working days (2026 holidays, 调休) and office hours: one rule
 sources         the real inputs: county outline, division codes and names, the seat
 town            the valley town in (u, v) metres: outline, river, streets, the 14 communities
 grid_cells      the plan of the grid cells of each community; grid_cells.geojson rows

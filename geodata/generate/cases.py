@@ -36,6 +36,7 @@ import math
 import numpy as np
 import shapely
 
+from .calendar import WORK_PERIODS, is_workday
 from .case_categories import CATEGORIES
 from .common import COUNTY, rng_for, to_ll, to_m
 from .divisions import Geo
@@ -58,15 +59,7 @@ EDGE_SHARE = 0.045   # of the cases in a compound: at a gate, within 18 m of its
 # 7 days of an open case) but the column is left empty; True writes the original's code.
 WRITE_DUPLICATE_OF = False
 
-# China's official calendar (国务院办公厅 2025-11 notice on the 2026 holidays): days off on a
-# weekday and make-up working days (调休) on a weekend.
-HOLIDAYS = ["2026-01-01", "2026-01-02", "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19",
-            "2026-02-20", "2026-02-23", "2026-04-06", "2026-05-01", "2026-05-04", "2026-05-05",
-            "2026-06-19", "2026-09-25", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06",
-            "2026-10-07"]
-MAKEUP_DAYS = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
 SPRING_FESTIVAL = (dt.date(2026, 2, 15), dt.date(2026, 2, 23))
-WORK_PERIODS = ((8 * 60 + 30, 12 * 60), (14 * 60 + 30, 18 * 60))   # minutes of the day
 
 CHANNELS = ["resident", "hotline", "grid_worker", "member", "whistle"]
 CHANNEL_SHARE = [0.55, 0.25, 0.12, 0.05, 0.03]
@@ -181,16 +174,13 @@ VILLAGE_SPOTS = ["村口", "村委会附近", "主街", "文化广场", "小学�
 
 
 class WorkClock:
-    """The working-time calendar, by the minute from T0: working days (the official calendar),
-    08:30-12:00 and 14:30-18:00. Same rules as gridgov.calendar, so the importer's deadlines and
-    the ones computed here agree."""
+    """The working-time calendar, by the minute from T0: working days (the official calendar,
+    generate.calendar), 08:30-12:00 and 14:30-18:00. Same rules as gridgov.calendar, so the
+    importer's deadlines and the ones computed here agree."""
 
     def __init__(self, days: int = 600):
-        holidays = {dt.date.fromisoformat(d) for d in HOLIDAYS}
-        makeup = {dt.date.fromisoformat(d) for d in MAKEUP_DAYS}
-        self.workday = np.array([
-            (d in makeup) or (d.weekday() < 5 and d not in holidays)
-            for d in (FIRST_DAY + dt.timedelta(days=i) for i in range(days))])
+        self.workday = np.array([is_workday(FIRST_DAY + dt.timedelta(days=i))
+                                 for i in range(days)])
         minute = np.arange(1440)
         day_mask = np.zeros(1440, dtype=bool)
         for a, b in WORK_PERIODS:

@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from .calendar import CLOSING, add_workdays, is_workday
 from .case_categories import LIMIT_TYPES
 from .cases import CHANNEL_SHARE, CHANNELS, FIRST_DAY, LAST_DAY, NOW, T0, WRITE_DUPLICATE_OF
 from .checkins import FENCE_M, GEOD, MAX_ACCURACY_M, MAX_SPEED_KMH, MIN_MINUTES
@@ -417,9 +418,10 @@ def check_checkins(L: dict, C: dict) -> None:
 
 def check_supervision(L: dict, C: dict) -> None:
     """Activities at existing sites by existing units (every demonstration theme held at its
-    site); one account per organisation and month with the deadline rule, its prefilled visits
-    equal to the verified check-ins; demands to one addressee, times in order; 3 to 5 milestones
-    per key task; monthly progress per responsible unit, never going down."""
+    site); one account per organisation and month with the deadline rule (18:00 on a working
+    day), its prefilled visits equal to the verified check-ins; demands to one addressee, times in
+    order, due at 18:00 of the 5th, 7th or 10th working day after issue; 3 to 5 milestones per key
+    task; monthly progress per responsible unit on working days, never going down."""
     now = T0 + dt.timedelta(seconds=NOW)
     orgs = {p["code"] for p, _ in L["party_orgs"]}
     sites = {p["code"]: p for p, _ in L["practice_sites"]}
@@ -446,7 +448,9 @@ def check_supervision(L: dict, C: dict) -> None:
     for a in accounts:
         month = dt.date.fromisoformat(a["month"])
         assert month in ACCOUNT_MONTHS and a["org_code"] in orgs
-        assert dt.datetime.fromisoformat(a["due_at"]) == account_due(month)
+        due = dt.datetime.fromisoformat(a["due_at"])
+        assert due == account_due(month) and is_workday(due.date()), a
+        assert due.hour * 60 + due.minute == CLOSING and due.second == 0, a
         assert json.loads(a["prefilled"])["visits"] == visits.get((a["org_code"], a["month"]), 0)
         if a["status"] == "submitted":
             t = dt.datetime.fromisoformat(a["submitted_at"])
@@ -465,7 +469,9 @@ def check_supervision(L: dict, C: dict) -> None:
         assert bool(d["org_code"]) != bool(d["work_group_code"]), d
         assert (d["org_code"] or None) in orgs | {None} and (d["work_group_code"] or None) in groups | {None}
         issued, due = dt.datetime.fromisoformat(d["issued_at"]), dt.datetime.fromisoformat(d["due_at"])
-        assert T0 <= issued < due and issued < now
+        assert T0 <= issued < due and issued < now and is_workday(issued.date())
+        assert due in {dt.datetime.combine(add_workdays(issued.date(), n), dt.time(), due.tzinfo)
+                       + dt.timedelta(minutes=CLOSING) for n in (5, 7, 10)}, d
         if d["answered_at"]:
             answered = dt.datetime.fromisoformat(d["answered_at"])
             assert issued < answered < now and d["answer"] and d["status"] in ("answered", "closed")
@@ -493,6 +499,7 @@ def check_supervision(L: dict, C: dict) -> None:
     for p in C["key_task_progress"]:
         assert (p["task_code"], p["org_code"]) in responsible
         assert 0 <= float(p["percent"]) <= 100 and p["reported_on"] <= LAST_DAY.isoformat()
+        assert is_workday(dt.date.fromisoformat(p["reported_on"])), p
         series.setdefault((p["task_code"], p["org_code"]), []).append(float(p["percent"]))
     assert set(series) == responsible
     assert all(len(v) == 12 and v == sorted(v) for v in series.values())

@@ -6,9 +6,10 @@ only the shape of such supervision: organisations account for their month from t
 (自下而上报账) by a deadline, the supervision group demands answers from the top down (自上而下
 要账) with a time limit, key tasks have milestones and each responsible unit reports progress.
 
-Working days here are Monday to Friday (public holidays and 调休 days are ignored): an account is
-due at the end (23:59:59) of the 5th Monday-to-Friday day of the next month; a demand is due at
-18:00 after 5, 7 or 10 such days.
+Working days are China's official ones (holidays and 调休 days, generate.calendar), as for the
+cases: an account is due at the end (18:00) of the 5th working day of the next month, the rule
+of gridgov.activity.accounts.due_at; a demand is due at the end (18:00) of the 5th, 7th or 10th
+working day after the day it is issued.
 
 How they are drawn (streams rng_for("accounts"), ("demands"), ("milestones"), ("progress")):
 * accounts: one per organisation and month, 2025-12 to 2026-10 (1,441), prefilled with the
@@ -22,7 +23,7 @@ How they are drawn (streams rng_for("accounts"), ("demands"), ("milestones"), ("
   about key tasks; most answered on time, some late, a few still open on 2026-11-27;
 * milestones: 3 to 5 for each of the 12 key tasks, due from December 2025 to December 2026, most
   done on time, some late, a few overdue and not done;
-* progress: each responsible unit's percentage at the last Monday-to-Friday day of each month,
+* progress: each responsible unit's percentage at the last working day of each month,
   December 2025 to November 2026, rising at the unit's pace (lead units faster, the often-late
   organisations slower), with the month's activities and account as evidence.
 """
@@ -33,6 +34,7 @@ import json
 
 import numpy as np
 
+from .calendar import CLOSING, add_workdays, last_workday_on_or_before, workday_on_or_after
 from .cases import FIRST_DAY, LAST_DAY, TZ
 from .checkins import verified
 from .common import COUNTY, rng_for
@@ -42,7 +44,7 @@ NOTE_DEMAND = "synthetic: invented supervision demand"
 NOTE_MILESTONE = "synthetic: invented milestone and dates"
 NOTE_PROGRESS = "synthetic: invented progress report"
 ACCOUNT_MONTHS = [dt.date(2025, 12, 1)] + [dt.date(2026, m, 1) for m in range(1, 11)]
-DUE_DAY = 5                      # accounts: the 5th working day (Mon-Fri) of the next month
+DUE_DAY = 5        # accounts: the 5th working day of the next month (ActivitySettings' default)
 N_LATE_UNITS = 12
 NOW = dt.datetime(2026, 11, 28, tzinfo=TZ)
 EXTRA = ["协助社区开展环境卫生整治。", "走访慰问困难群众和独居老人。", "收集群众意见建议并转办。",
@@ -51,26 +53,6 @@ PHASES = {3: ["摸底排查，建立问题台账", "集中整治攻坚", "考核
           4: ["摸底排查，建立问题台账", "制定实施方案，明确责任分工", "集中整治攻坚", "考核验收"],
           5: ["摸底排查，建立问题台账", "制定实施方案，明确责任分工", "集中整治攻坚", "建立长效管理机制",
               "考核验收"]}
-
-
-def weekday_on_or_after(d: dt.date, n: int = 1) -> dt.date:
-    """The n-th Monday-to-Friday day on or after d."""
-    while d.weekday() >= 5:
-        d += dt.timedelta(days=1)
-    for _ in range(n - 1):
-        d += dt.timedelta(days=1)
-        while d.weekday() >= 5:
-            d += dt.timedelta(days=1)
-    return d
-
-
-def add_weekdays(d: dt.date, n: int) -> dt.date:
-    """n Monday-to-Friday days after d."""
-    for _ in range(n):
-        d += dt.timedelta(days=1)
-        while d.weekday() >= 5:
-            d += dt.timedelta(days=1)
-    return d
 
 
 def next_month(d: dt.date) -> dt.date:
@@ -89,7 +71,9 @@ def office_time(rng, d: dt.date) -> dt.datetime:
 
 
 def account_due(month: dt.date) -> dt.datetime:
-    return at(weekday_on_or_after(next_month(month), DUE_DAY), 23 * 60 + 59, 59)
+    """The end (18:00) of the 5th working day of the next month: gridgov's due time, so that an
+    account late in the file is late in the service too."""
+    return at(workday_on_or_after(next_month(month), DUE_DAY), CLOSING)
 
 
 def month_of(r: dict) -> dt.date:
@@ -129,9 +113,9 @@ def build_accounts(orgs: list[dict], members: list[dict], checkins: list[dict],
             r = rng.random()
             draft = r < (0.08 if prone else 0.005)
             if rng.random() < (0.55 if prone else 0.05):
-                day = add_weekdays(weekday_on_or_after(first, DUE_DAY), int(rng.integers(1, 16)))
+                day = add_workdays(workday_on_or_after(first, DUE_DAY), int(rng.integers(1, 16)))
             else:
-                day = weekday_on_or_after(first, int(rng.choice(5, p=[.1, .2, .25, .25, .2])) + 1)
+                day = workday_on_or_after(first, int(rng.choice(5, p=[.1, .2, .25, .25, .2])) + 1)
             submitted = office_time(rng, day)
             extra = EXTRA[int(rng.integers(len(EXTRA)))]
             if draft or submitted >= NOW:
@@ -208,7 +192,7 @@ def build_demands(orgs, compounds, assignments, checkins, accounts, key_tasks,
     chosen |= {rest[int(i)] for i in rng.choice(len(rest), size=16 - len(chosen), replace=False)}
     for i in sorted(chosen):
         (month, code), n = idle[i]
-        issued = office_time(rng, add_weekdays(weekday_on_or_after(next_month(month)),
+        issued = office_time(rng, add_workdays(workday_on_or_after(next_month(month)),
                                                int(rng.integers(2, 8))))
         out.append({"org_code": lead[code], "work_group_code": "", "issued": issued,
                     "title": f"关于{name[code]}党员进社区服务不到位的督办",
@@ -219,11 +203,11 @@ def build_demands(orgs, compounds, assignments, checkins, accounts, key_tasks,
     # late accounts still missing a few days after the deadline: demanded, answered by the
     # account itself
     late = sorted((a for a in accounts if a["_late"] and dt.datetime.fromisoformat(
-        a["submitted_at"]) > at(add_weekdays(a["due_at"].date(), 3), 0)),
+        a["submitted_at"]) > at(add_workdays(a["due_at"].date(), 3), 0)),
         key=lambda a: (a["month"], a["org_code"]))
     for i in sorted(int(x) for x in rng.choice(len(late), size=8, replace=False)):
         a = late[i]
-        issued = office_time(rng, add_weekdays(a["due_at"].date(), int(rng.integers(1, 3))))
+        issued = office_time(rng, add_workdays(a["due_at"].date(), int(rng.integers(1, 3))))
         out.append({"org_code": a["org_code"], "work_group_code": "", "issued": issued,
                     "title": f"关于{a['month'].month}月报账逾期的督办",
                     "body": f"你单位{a['month'].year}年{a['month'].month}月工作账目逾期未报，"
@@ -243,7 +227,7 @@ def build_demands(orgs, compounds, assignments, checkins, accounts, key_tasks,
         day = (FIRST_DAY + dt.timedelta(days=int(rng.integers(0, (LAST_DAY - FIRST_DAY).days - 10)))
                if i < 4 else LAST_DAY - dt.timedelta(days=int(rng.integers(3, 19))))   # 2 recent
         out.append({"org_code": lead[code], "work_group_code": "",
-                    "issued": office_time(rng, weekday_on_or_after(day)),
+                    "issued": office_time(rng, workday_on_or_after(day)),
                     "title": f"关于{name[code]}{what}问题的督办",
                     "body": f"督查发现{name[code]}{what}，请牵头单位组织整改，按时限回复。",
                     "answer": reply + "，整改前后照片已上传。"})
@@ -257,7 +241,7 @@ def build_demands(orgs, compounds, assignments, checkins, accounts, key_tasks,
         m = picked[k] if k < len(picked) else None
         if m is not None:
             t = tasks[m["task_code"]]
-            day = min(add_weekdays(m["due_on"], int(rng.integers(1, 6))),
+            day = min(add_workdays(m["due_on"], int(rng.integers(1, 6))),
                       LAST_DAY - dt.timedelta(days=1))
             title = f"关于{t['name']}“{m['name']}”节点滞后的督办"
             body = f"{t['name']}“{m['name']}”节点应于{m['due_on']:%Y年%m月%d日}完成，请牵头推进并报送进展。"
@@ -267,13 +251,13 @@ def build_demands(orgs, compounds, assignments, checkins, accounts, key_tasks,
             title = f"关于报送{t['name']}推进情况的通知"
             body = f"请于时限内报送{t['name']}本阶段推进情况、存在问题和下步打算。"
         out.append({"org_code": "", "work_group_code": t["work_group_code"],
-                    "issued": office_time(rng, weekday_on_or_after(day)), "title": title,
+                    "issued": office_time(rng, workday_on_or_after(day)), "title": title,
                     "body": body, "answer": "已召集责任单位调度，明确时间节点，专人盯办。"})
     out.sort(key=lambda d: d["issued"])
     for i, d in enumerate(out, start=1):
         d["code"] = f"{COUNTY}-D{i:03d}"
         limit = int(rng.choice([5, 7, 10]))
-        d["due"] = at(add_weekdays(d["issued"].date(), limit), 18 * 60)
+        d["due"] = at(add_workdays(d["issued"].date(), limit), CLOSING)
         d["limit"] = limit
         r = rng.random()
         p_late = 0.45 if d["org_code"] in prone else 0.12
@@ -283,9 +267,9 @@ def build_demands(orgs, compounds, assignments, checkins, accounts, key_tasks,
         elif r < p_open:
             answered = None                                       # not answered
         elif r < p_open + p_late:
-            answered = office_time(rng, add_weekdays(d["due"].date(), int(rng.integers(1, 9))))
+            answered = office_time(rng, add_workdays(d["due"].date(), int(rng.integers(1, 9))))
         else:
-            answered = office_time(rng, add_weekdays(d["issued"].date(),
+            answered = office_time(rng, add_workdays(d["issued"].date(),
                                                      int(rng.integers(1, limit + 1))))
             if answered > d["due"]:
                 answered = office_time(rng, d["due"].date()) - dt.timedelta(hours=3)
@@ -369,9 +353,7 @@ def build_progress(key_tasks: list[dict], accounts: list[dict], activities: list
             for k, month in enumerate(months, start=1):
                 plan = 100 * k / 13                       # done by the end of 2026
                 level = max(level, min(100.0, plan * pace + rng.normal(0, 3)))
-                day = next_month(month) - dt.timedelta(days=1)
-                while day.weekday() >= 5:
-                    day -= dt.timedelta(days=1)
+                day = last_workday_on_or_before(next_month(month) - dt.timedelta(days=1))
                 percent = int(round(level))
                 note = ("已完成" if percent >= 100 else "进度滞后于计划，正在加快推进"
                         if percent < plan - 15 else "按计划推进")

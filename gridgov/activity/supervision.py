@@ -1,6 +1,7 @@
 """What the command center must chase (双向督查): accounts not submitted by their due time and
-demands still unanswered past theirs, one row each, in Chinese; and the counts for the KPI
-panel.
+demands still unanswered past theirs, one row each, in Chinese (:func:`flags`); the same gathered
+per organization, at its office, for the overview's layer and list (:func:`by_unit`); and the
+counts for the KPI panel (:func:`summary`).
 
 An account is flagged when it is a draft past its due time, or, for a month whose accounts are
 in use (some organization has one), missing past the due time. A demand is flagged while it is
@@ -14,6 +15,9 @@ Example:
     [('account', '2025年9月报账逾期未报', 6)]
     >>> summary(engine, dt.date(2025, 10, 20))["late_accounts"]  # the others have none at all
     131
+    >>> top = by_unit(engine, dt.date(2025, 10, 20))["units"][0]  # one per organization
+    >>> top["code"], top["accounts"], top["items"][0]["what_zh"]
+    ('141129-P001', 1, '2025年9月报账逾期未报')
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from gridgov.activity import accounts
 from gridgov.activity.accounts import as_instant, month_label
 from gridgov.calendar import SHANGHAI
 
-__all__ = ["flags", "summary", "KIND_ZH", "COLUMNS_ZH"]
+__all__ = ["flags", "by_unit", "summary", "KIND_ZH", "COLUMNS_ZH"]
 
 KIND_ZH = {"account": "报账", "demand": "要账"}
 COLUMNS_ZH = {"kind_zh": "类别", "org_code": "党组织编码", "org_name": "责任单位",
@@ -122,6 +126,51 @@ def flags(bind: Engine | Connection, as_of: dt.datetime | dt.date | None = None,
                                f"{late}"})
     out.sort(key=lambda r: (r["since"], r["kind"], r["org_code"] or "", r["ref"]))
     return out
+
+
+def by_unit(bind: Engine | Connection, as_of: dt.datetime | dt.date | None = None,
+            counties: Iterable[str] | None = None) -> dict:
+    """The rows of :func:`flags` gathered per addressee, for the overview's marker layer and the
+    command center's list: one unit per organization, with its office point (WGS84) when it has
+    one and whether that point is invented (``synthetic``), or per work group for a demand sent
+    to the group (no point: the list shows it, the map cannot). Each unit has its overdue items
+    (the longest overdue first) with the days each is late, and the counts; units come ranked by
+    how many items are overdue, then by the longest overdue. Organizations and work groups are
+    named; no person is.
+
+    Returns ``{"as_of", "late_accounts", "overdue_demands", "units": [...]}``."""
+    now = as_instant(as_of)
+    units: dict[tuple[str, str], dict] = {}
+    for r in flags(bind, now, counties):
+        key = ("org", r["org_code"]) if r["org_code"] else ("work_group", r["work_group_code"])
+        u = units.get(key)
+        if u is None:
+            u = units[key] = {
+                "kind": key[0], "code": key[1],
+                "name": r["org_name"] if key[0] == "org" else r["work_group_name"],
+                "work_group_name": r["work_group_name"], "lon": None, "lat": None,
+                "synthetic": False, "accounts": 0, "demands": 0, "days_late": 0, "items": []}
+        u[r["kind"] + "s"] += 1
+        u["days_late"] = max(u["days_late"], r["days_late"])
+        u["items"].append({"kind": r["kind"], "kind_zh": r["kind_zh"], "ref": r["ref"],
+                           "what_zh": r["what_zh"], "since": r["since"],
+                           "days_late": r["days_late"], "late_zh": _late_text(r["since"], now)[1]})
+    orgs = [code for kind, code in units if kind == "org"]
+    if orgs:
+        for o in _rows(bind, _OFFICES, {"codes": orgs}):
+            u = units[("org", o["code"])]
+            u.update(lon=o["lon"], lat=o["lat"], synthetic=o["source"] == "synthetic")
+    ranked = sorted(units.values(), key=lambda u: (-(u["accounts"] + u["demands"]),
+                                                   -u["days_late"], u["kind"], u["code"]))
+    return {"as_of": now, "late_accounts": sum(u["accounts"] for u in ranked),
+            "overdue_demands": sum(u["demands"] for u in ranked), "units": ranked}
+
+
+# an organization's office: where the overview draws its flag
+_OFFICES = """
+SELECT code, ST_X(geom) AS lon, ST_Y(geom) AS lat, source FROM party_orgs
+WHERE code = ANY(:codes) AND geom IS NOT NULL
+"""
 
 
 def _at(t: dt.datetime) -> str:

@@ -1,6 +1,10 @@
 """Folium map pages: command-center overview, planners' gaps, one organization's territory,
 practice-site access; and the command center's trends page (Vega-Lite charts, no map).
 
+The overview also flags what the command center must chase (督办): organizations late with their
+monthly account (报账) or with a demand past its deadline unanswered (要账), as diamonds at their
+offices with a list of the first to chase, from :func:`gridgov.activity.supervision.by_unit`.
+
 Every page loads Leaflet and its plugins from ``asset_base`` (the service's own /static; nothing
 from a CDN) and starts with no basemap, so it works on an intranet; the overview draws its own
 base (roads, township and community outlines, place names) from the service's tiles, in a light
@@ -35,10 +39,12 @@ import shapely
 from folium.plugins import VectorGridProtobuf
 from sqlalchemy import Engine, text
 
+from gridgov.activity import supervision as supervision_mod
 from gridgov.analysis import access as access_mod
 from gridgov.analysis import coverage as coverage_mod
 from gridgov.analysis import gaps as gaps_mod
 from gridgov.analysis import trends as trends_mod
+from gridgov.calendar import SHANGHAI
 from gridgov.cases.lifecycle import OPEN, STATUS_ZH as CASE_STATUS_ZH
 from gridgov.errors import InvalidParameter, NotFound
 from gridgov.io.crs import from_wgs84
@@ -47,6 +53,10 @@ from gridgov.maps.templating import macro, render
 
 SEAT = (37.34, 111.205)
 CASE_POLL_MS = 4000  # the overview asks /versions this often: a new report shows within seconds
+FLAG_LIST_TOP = 5  # the 督办 panel lists the units to chase first; the map shows them all
+# a change in any of these redraws the 督办 layer (lateness itself comes with time: it also reloads
+# every few minutes)
+FLAG_TABLES = ("accounts", "demands", "party_orgs", "work_groups")
 # Leaflet and its plugins, vendored (see static/vendor/README.md); the service serves this folder
 # at /static, and standalone pages inline the files.
 STATIC = Path(__file__).parent / "static"
@@ -239,6 +249,43 @@ _SITE_POPUP = macro("popups.js.j2", "site", tier_zh=style.TIER_ZH)
 _OFFICE_POPUP = macro("popups.js.j2", "office")
 
 
+def _local(t) -> str:
+    return f"{t.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+
+
+def supervision_flags(engine: Engine, opts: MapOptions = MapOptions(),
+                      as_of=None) -> dict:
+    """What the overview's 督办 layer and panel show, JSON-ready (the service also serves it at
+    /maps/overview/supervision): the counts of late accounts and overdue demands, and each unit
+    to chase (:func:`gridgov.activity.supervision.by_unit`, ranked) with its office in the
+    basemap's coordinates and times in Beijing time. Organizations and work groups only."""
+    f = supervision_mod.by_unit(engine, as_of)
+    units = []
+    for u in f["units"]:
+        lat, lon = u["lat"], u["lon"]
+        if lat is not None:
+            lat, lon = (round(c, 7) for c in _latlon(opts, lat, lon))
+        units.append({**u, "lat": lat, "lon": lon,
+                      "items": [{**i, "since": _local(i["since"])} for i in u["items"]]})
+    return {"as_of": _local(f["as_of"]), "late_accounts": f["late_accounts"],
+            "overdue_demands": f["overdue_demands"], "units": units}
+
+
+def _flags(m: folium.Map, opts: MapOptions, control: folium.LayerControl,
+           data: dict) -> None:
+    """The 督办 diamonds and the command center's list (flags_layer.js.j2, flags_panel.html.j2);
+    a live page reloads them from the service, a file carries them as they were."""
+    live = not opts.standalone
+    _panel(m, "flags_panel.html.j2", f=data,
+           link=f"{opts.base_url}/supervision/flags?format=csv" if live else None)
+    _script(m, "flags_layer.js.j2", map=m.get_name(), control=control.get_name(), data=data,
+            top=FLAG_LIST_TOP,
+            url=f"{opts.base_url}/maps/overview/supervision" if live else None,
+            versions_url=f"{opts.base_url}/versions?tables={','.join(FLAG_TABLES)}"
+            if live else None,
+            interval_ms=opts.refresh_seconds * 1000)
+
+
 COLORINGS = ("paper", "verified")  # the overview's 纸面/实际 toggle
 # place-name labels over the overview's base: kind -> [min zoom, max zoom]
 LABEL_ZOOMS = {"township": [0, 13], "village": [12, 30], "community": [14, 30]}
@@ -287,16 +334,18 @@ def _labels(m: folium.Map, engine: Engine, opts: MapOptions,
 
 def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
                  kpis: dict | None = None, visits: dict | None = None,
-                 coloring: str = "paper", month: str | None = None) -> folium.Map:
+                 coloring: str = "paper", month: str | None = None,
+                 flags: dict | None = None) -> folium.Map:
     """Command center: compounds by coverage status on paper or, month by month, by verified
     visits (the 纸面/实际 toggle and the month slider, over the last 12 full months), offices,
     sites by tier, on an offline base of roads, outlines and place names; the KPIs, paper and
-    verified side by side. ``opts.theme="dark"`` is the wall screen's look.
+    verified side by side; the organizations late with accounts or demands (督办), on the map
+    and listed. ``opts.theme="dark"`` is the wall screen's look.
 
     ``kpis``: today's figures (computed when not given); ``visits``: the month's coverage by
     visits as :func:`gridgov.analysis.trends.month_status` gives it (the service passes both
     from its caches); ``coloring``: paper or verified at first; ``month``: "YYYY-MM" (default
-    the last full month)."""
+    the last full month); ``flags``: :func:`supervision_flags` (computed now when not given)."""
     opts = replace(opts, engine=engine)
     t = _theme(opts)
     if coloring not in COLORINGS:
@@ -338,11 +387,13 @@ def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
     legend = {**{style.STATUS_ZH[s]: t["status"][s] for s in style.STATUS_COLORS},
               style.INACTIVE_ZH: t["status"]["inactive"],
               **{style.TIER_ZH[tier]: c for tier, c in t["tiers"].items()},
-              "机关党组织驻地": t["office"], "未结工单": "#ef6c00", "超期工单": "#c62828"}
+              "机关党组织驻地": t["office"], "未结工单": "#ef6c00", "超期工单": "#c62828",
+              **{style.FLAG_ZH[kind]: c for kind, c in t["flag"].items()}}
     _panel(m, "legend.html.j2", items=legend, title="图例 · legend")
     control = folium.LayerControl(collapsed=False).add_to(m)
     _labels(m, engine, opts, control)
     _open_cases(m, opts, control)
+    _flags(m, opts, control, flags if flags is not None else supervision_flags(engine, opts))
     labels = {mo: f"{int(mo[:4])}年{int(mo[5:])}月" for mo in months}
     _script(m, "coverage_toggle.js.j2", months=months, labels=labels, colors=t["status"],
             status_zh=status_zh, outline=t["compound_outline"], opacity=t["fill_opacity"],

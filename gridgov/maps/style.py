@@ -14,6 +14,11 @@ OFFICE_COLOR = "#37474f"
 INACTIVE_COLOR = "#6d4c41"
 INACTIVE_ZH = "有名无实（未走访）"
 
+# The overview's 督办 layer: an organization late with its account (报账) or with a demand past its
+# deadline unanswered (要账), a diamond at its office; one with both is split in the two colours.
+# Pink and violet: hues no other overview layer uses (cases are orange and red).
+FLAG_ZH = {"account": "报账逾期单位 ◆", "demand": "要账逾期未答复单位 ◆"}
+
 # The overview's two looks: light (an office screen) and dark (the command center's wall: dark
 # ground, light outlines and text, strong status colours). Each names the colours of the base
 # (roads, outlines, labels) and of the layers drawn over it.
@@ -25,6 +30,7 @@ THEMES = {
         "road": {"arterial": ("#ffffff", 4), "street": ("#ffffff", 2.5), "lane": ("#fbfbf8", 1.2),
                  "bridge": ("#ffffff", 4)},
         "road_casing": "#cfc9bd", "office": OFFICE_COLOR, "tiers": TIER_COLORS,
+        "flag": {"account": "#d81b60", "demand": "#5e35b1"}, "flag_edge": "#ffffff",
     },
     "dark": {
         "background": "#0b1320",
@@ -36,5 +42,6 @@ THEMES = {
                  "bridge": ("#7088ab", 3.5)},
         "road_casing": None, "office": "#cfd8dc",
         "tiers": {"center": "#7c4dff", "institute": "#448aff", "station": "#18ffff"},
+        "flag": {"account": "#ff4081", "demand": "#b388ff"}, "flag_edge": "#0b1320",
     },
 }
