@@ -261,3 +261,19 @@ def test_features_without_properties_name_the_missing_fields(unchanged, tmp_path
     err = refused(unchanged, "practice_sites", path)
     assert [str(p) for p in err.problems] == [
         f"{path}, field '{name}': required column is missing" for name in ("code", "tier", "name")]
+
+
+def test_blank_key_cell_that_would_default_to_now(unchanged, tmp_path, seeded_engine):
+    # added_at is part of the key of hours added by hand: now() for a blank cell would add the
+    # same hours again at every import of the file
+    from sqlalchemy import text
+
+    with seeded_engine.connect() as conn:
+        member = conn.execute(text("SELECT code FROM members ORDER BY code LIMIT 1")).scalar_one()
+    path = tmp_path / "hours.csv"
+    path.write_text("member_code,day,hours,reason,added_by,added_at\n"
+                    f"{member},2026-01-31,1.5,夜间值守,admin,2026-02-01T10:00:00+08:00\n"
+                    f"{member},2026-01-31,2,夜间值守,admin,\n", encoding="utf-8")
+    err = refused(unchanged, "hours_added", path)
+    assert [(p.file, p.row, p.field) for p in err.problems] == [(str(path), 3, "added_at")]
+    assert "value is missing" in str(err) and "key" in str(err)

@@ -162,3 +162,89 @@ def test_ending_an_assignment_keeps_history(seeded_copy, tmp_path):
             "compound_code = :c ORDER BY valid_from"), {"o": org, "c": comp}).all()
         assert conn.execute(text("SELECT count(*) FROM assignments")).scalar_one() == total + 1
     assert periods[-2:] == [(str(start), "2024-01-01"), ("2024-03-01", None)]
+
+
+# what pandas would read as missing by default: all text, all kept as written
+NA_LIKE = ["NA", "N/A", "n/a", "null", "NULL", "None", "nan", "NaN", "-nan", "#N/A", "<NA>",
+           "#N/A N/A", "1.#IND"]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_text_that_looks_missing_stays_text(seeded_copy, tmp_path, suffix):
+    rows = [[f"141129-PNA{i}", "141129", value, value, 1] for i, value in enumerate(NA_LIKE)]
+    rows.append(["141129-PNAX", "141129", "空所属单位党支部", None, 2])  # only blank is missing
+    header = ["code", "county_code", "name", "parent_body", "member_count"]
+    path = tmp_path / f"orgs{suffix}"
+    if suffix == ".xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        for cell in (c for row in sheet.iter_rows() for c in row):
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # "#N/A" as text, not as Excel's error value
+        book.save(path)
+    else:
+        pd.DataFrame(rows, columns=header).to_csv(path, index=False)
+    assert import_layer(seeded_copy, "party_orgs", path).inserted == len(rows)
+    with seeded_copy.connect() as conn:
+        stored = conn.execute(text(
+            "SELECT code, name, parent_body FROM party_orgs WHERE code LIKE '141129-PNA%'")).all()
+    assert sorted(stored) == sorted((r[0], r[2], r[3]) for r in rows)
+
+
+def test_geojson_times_keep_microseconds_and_zones(seeded_copy, tmp_path):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    beijing = ZoneInfo("Asia/Shanghai")
+    with seeded_copy.connect() as conn:
+        org = conn.execute(text("SELECT code FROM party_orgs ORDER BY code LIMIT 1")).scalar_one()
+    rows = [
+        {"code": "141129-DT1", "org_code": org, "title": "UTC", "issued_at":
+         "2026-01-31T16:30:00.000001Z", "due_at": "2026-02-01T02:30:00.5-05:00",
+         "answered_at": "2026-02-01 09:00:00.123456"},
+        {"code": "141129-DT2", "org_code": org, "title": "斜杠", "issued_at": "2026/01/31 08:00:00",
+         "due_at": "2026-02-07T18:00:00+08:00", "answered_at": None}]
+    path = write_geojson(tmp_path / "demands.geojson", rows, [None, None])
+    assert import_layer(seeded_copy, "demands", path).inserted == 2
+    with seeded_copy.connect() as conn:
+        stored = conn.execute(text(
+            "SELECT issued_at, due_at, answered_at FROM demands WHERE code LIKE '141129-DT%' "
+            "ORDER BY code")).all()
+    utc = dt.timezone.utc
+    assert [tuple(r) for r in stored] == [
+        (dt.datetime(2026, 1, 31, 16, 30, 0, 1, utc), dt.datetime(2026, 2, 1, 7, 30, 0, 500000, utc),
+         dt.datetime(2026, 2, 1, 9, 0, 0, 123456, beijing)),  # no zone: Beijing time
+        (dt.datetime(2026, 1, 31, 8, 0, tzinfo=beijing), dt.datetime(2026, 2, 7, 10, 0, tzinfo=utc),
+         None)]
+
+
+def test_blank_cells_take_the_column_default(seeded_copy, tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text("code,county_code,tier,name,demonstration,lon,lat\n"
+                    "141129-T0,141129,center,测试中心甲,,111.205,37.34\n"
+                    "141129-T1,141129,center,测试中心乙,是,111.2051,37.3401\n", encoding="utf-8")
+    assert import_layer(seeded_copy, "practice_sites", path).inserted == 2
+    with seeded_copy.connect() as conn:
+        member, compound_code = conn.execute(text(
+            "SELECT code, compound_code FROM members WHERE compound_code IS NOT NULL "
+            "ORDER BY code LIMIT 1")).one()
+        assert conn.execute(text("SELECT code, demonstration FROM practice_sites "
+                                 "WHERE code LIKE '141129-T_' ORDER BY code")).all() == [
+            ("141129-T0", False), ("141129-T1", True)]
+    # a check-in whose kind, flags, status, hours and reduced were left blank: the defaults
+    path = tmp_path / "checkins.csv"
+    path.write_text("member_code,compound_code,checked_in_at,kind,auto_checkout,client_crs,mocked,"
+                    "status,hours,reduced\n"
+                    f"{member},{compound_code},2026-03-01T09:00:00+08:00,,,,,,,\n", encoding="utf-8")
+    assert import_layer(seeded_copy, "checkins", path).inserted == 1
+    with seeded_copy.connect() as conn:
+        row = conn.execute(text(
+            "SELECT kind, auto_checkout, client_crs, mocked, status, hours, reduced FROM checkins "
+            "WHERE member_code = :m AND checked_in_at = '2026-03-01T09:00:00+08:00'"),
+            {"m": member}).one()
+    assert tuple(row) == ("service", False, "wgs84", False, "valid", 0, False)

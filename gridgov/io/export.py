@@ -8,6 +8,12 @@ so that Excel and WPS open Chinese text correctly; Shapefiles get a ``.cpg`` say
 Everything is written to a temporary path first and moved into place, so a failed export leaves
 no half-written file.
 
+Text a spreadsheet would run as a formula (a leading ``=``, ``+``, ``-``, ``@``: residents write
+case descriptions) stays text: XLSX cells are written as strings, CSV cells get a leading
+apostrophe that the importer takes off again (plain numbers such as -5 are left alone). A
+Shapefile's text field holds 254 bytes (84 Chinese characters); GDAL would cut longer text with
+only a warning, so such an export is refused, naming layer, row and field (GeoPackage keeps it).
+
 Example:
     >>> export_layers(engine, "zhongyang.gpkg")
     ['counties', 'townships', 'divisions', 'compounds', ...]
@@ -31,10 +37,12 @@ import shapely
 from sqlalchemy import Engine, text
 
 from gridgov.errors import InputError, Problem
+from gridgov.io.readers import escape_formula
 from gridgov.io.validate import CHINA
 from gridgov.layers import LAYER_ORDER, Layer, get_layer
 
 FORMATS = {"gpkg": ".gpkg", "xlsx": ".xlsx", "shp": ".shp", "geojson": ".geojson", "csv": ".csv"}
+SHP_TEXT_BYTES = 254  # the widest text field a DBF holds
 
 
 def read_layer_frame(engine: Engine, layer: str) -> pd.DataFrame | gpd.GeoDataFrame:
@@ -91,6 +99,11 @@ def export_layers(engine: Engine, path: str | Path, layers: list[str] | None = N
                                   f"a single {fmt} file holds one layer; name one with --layer or "
                                   "give a folder")])
     frames = {name: read_layer_frame(engine, name) for name in names}
+    if fmt == "shp":
+        problems = [p for name, frame in frames.items() for p in _shapefile_text_problems(
+            path if single_file else path / f"{name}.shp", get_layer(name), frame)]
+        if problems:
+            raise InputError(problems)
     tmp_dir = Path(tempfile.mkdtemp(prefix=".gridgov-export-", dir=_parent_for_tmp(path)))
     try:
         if fmt == "gpkg":
@@ -104,6 +117,7 @@ def export_layers(engine: Engine, path: str | Path, layers: list[str] | None = N
             with pd.ExcelWriter(out, engine="openpyxl") as writer:
                 for name, frame in frames.items():
                     _tabular(frame).to_excel(writer, sheet_name=name, index=False)
+                    _text_as_text(writer.sheets[name])
             os.replace(out, path)
         elif single_file:
             (name, frame), = frames.items()
@@ -159,10 +173,40 @@ def _tabular(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _text_as_text(sheet) -> None:
+    """openpyxl takes text starting with '=' for a formula, and '#N/A' and the like for Excel
+    error values: every text cell is written as a string cell (read back as the same text)."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type in ("f", "e") and isinstance(cell.value, str):
+                cell.data_type = "s"
+
+
+def _shapefile_text_problems(file: Path, spec: Layer, frame) -> list[Problem]:
+    """Text a Shapefile cannot hold whole (the rows in file order, from 1)."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return []  # written as CSV beside the Shapefiles
+    problems = []
+    for f in spec.fields:
+        if f.name not in frame:
+            continue
+        for i, value in enumerate(frame[f.name].tolist()):
+            size = len(value.encode("utf-8")) if isinstance(value, str) else 0
+            if size > SHP_TEXT_BYTES:
+                key = "/".join(str(frame[k].iloc[i]) for k in spec.key)
+                problems.append(Problem(
+                    str(file), i + 1, f.name,
+                    f"layer {spec.name}, {'/'.join(spec.key)} {key}: text of {size} bytes is "
+                    f"longer than the {SHP_TEXT_BYTES} bytes a Shapefile field holds (about 84 "
+                    "Chinese characters) and would be cut; export this layer as GeoPackage "
+                    "(.gpkg) or GeoJSON, which keep it whole"))
+    return problems
+
+
 def _write_one(tmp_dir: Path, name: str, frame, fmt: str, spec: Layer) -> list[Path]:
     if fmt == "csv" or not isinstance(frame, gpd.GeoDataFrame):
         out = tmp_dir / f"{name}.csv"
-        _tabular(frame).to_csv(out, index=False, encoding="utf-8-sig")
+        _tabular(frame).map(escape_formula).to_csv(out, index=False, encoding="utf-8-sig")
         return [out]
     if fmt == "geojson":
         out = tmp_dir / f"{name}.geojson"

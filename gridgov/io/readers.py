@@ -4,11 +4,17 @@ Every reader returns a :class:`RawLayer`: the attributes as text-ish values, the
 None), the row number a person would look for in that file, and the CRS the file declares.
 Row numbers: for CSV and XLSX the spreadsheet row (the header is row 1, so the first record is
 row 2); for GIS formats the feature number, from 1.
+
+Only an empty cell is missing: text such as "NA", "null" or "#N/A" is text. A CSV cell that starts
+with an apostrophe and then =, +, -, @ loses the apostrophe (the escape CSV exports write so that
+spreadsheets show such text instead of running it, see :func:`escape_formula`). GeoJSON times are
+read as written (GDAL would cut them to milliseconds) and parsed, with their zones, in validation.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +148,11 @@ def _read_gis(file: str, path: Path, layer: str | None) -> RawLayer:
     sublayer = _pick_sublayer(file, path, layer) if path.suffix.lower() == ".gpkg" else None
     if sublayer:
         kwargs["layer"] = sublayer
+    if path.suffix.lower() in (".geojson", ".json"):
+        # GDAL would read ISO date-time strings as DateTime fields, which hold milliseconds and
+        # turn zones into UTC; as text they keep both, and validation parses them (the open
+        # option of GDAL's GeoJSON driver, passed on by pyogrio)
+        kwargs["DATE_AS_STRING"] = "YES"
     try:
         meta = pyogrio.read_info(path, **{k: v for k, v in kwargs.items() if k == "layer"})
         df = pyogrio.read_dataframe(path, fid_as_index=False, **kwargs)
@@ -176,7 +187,11 @@ def _read_table(file: str, path: Path, layer: str | None) -> RawLayer:
     else:
         sheet = _pick_sublayer(file, path, layer)
         try:
-            df = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine="openpyxl")
+            # keep_default_na=False: text such as "NA", "N/A", "null", "None", "nan" or "#N/A"
+            # is text; only an empty cell is missing (it comes as "", made None below). An
+            # Excel error value (a formula's #N/A) still comes as missing.
+            df = pd.read_excel(path, sheet_name=sheet or 0, dtype=object, engine="openpyxl",
+                               keep_default_na=False)
         except Exception as exc:
             _fail(file, f"cannot be read as an Excel workbook: {_first_line(exc)}")
     df.columns = [str(c).strip() for c in df.columns]
@@ -199,11 +214,36 @@ def _read_csv(file: str, path: Path) -> pd.DataFrame:
     import io
 
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        # keep_default_na=False: "NA", "null", "None", ... are text; only an empty field is missing
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         _fail(file, "has no header row")
     except Exception as exc:
         _fail(file, f"cannot be read as CSV: {_first_line(exc)}")
+    return df.map(unescape_formula)
+
+
+# Text a spreadsheet would run as a formula (OWASP, CSV injection): a leading =, +, -, @, tab or
+# carriage return. CSV exports put an apostrophe before it (and before text that already starts
+# with apostrophes and then such a character, so that the escape can be undone exactly); plain
+# numbers such as -5 or +8613912345678 are left alone.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def escape_formula(value):
+    """Text for a CSV cell that a spreadsheet shows as text, never runs (undone on import)."""
+    if isinstance(value, str) and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def unescape_formula(value):
+    """The text :func:`escape_formula` was given (a CSV cell as read)."""
+    if isinstance(value, str) and _ESCAPED.match(value):
+        return value[1:]
+    return value
 
 
 def _as_text_frame(file: str, df: pd.DataFrame) -> pd.DataFrame:

@@ -102,7 +102,7 @@ def _parse(value, f: Field):
             stamp = value
         else:
             try:
-                stamp = dt.datetime.fromisoformat(str(value).strip())
+                stamp = dt.datetime.fromisoformat(_dashed(value))
             except ValueError:
                 return None, f"{value!r} is not a date and time (use YYYY-MM-DD HH:MM)"
         if stamp.tzinfo is None:  # people write local time: Beijing time
@@ -114,7 +114,7 @@ def _parse(value, f: Field):
         if isinstance(value, dt.date):
             return value, None
         try:
-            return dt.date.fromisoformat(str(value).strip()[:10]), None
+            return dt.date.fromisoformat(_dashed(value)[:10]), None
         except ValueError:
             return None, f"{value!r} is not a date (use YYYY-MM-DD)"
     if f.type == "json":
@@ -135,6 +135,19 @@ def _parse(value, f: Field):
     if f.choices and text_value not in f.choices:
         return None, f"{text_value!r} is not one of {', '.join(f.choices)}"
     return text_value, None
+
+
+_SLASHED_DATE = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(?=$|[ T])")
+
+
+def _dashed(value) -> str:
+    """ISO text from a date (and time) written 2026/2/1 09:00, as spreadsheets and GDAL do."""
+    text_value = str(value).strip()
+    m = _SLASHED_DATE.match(text_value)
+    if m:
+        y, mo, d = (int(g) for g in m.groups())
+        text_value = f"{y:04d}-{mo:02d}-{d:02d}{text_value[m.end():]}"
+    return text_value
 
 
 def _describe(pattern: str) -> str:
@@ -185,6 +198,15 @@ class Context:
         self._keys: dict[str, dict[str, str]] = {}
         self._counties: dict[str, tuple] = {}
         self._outlines: list | None = None
+        self._sql_defaults: dict[str, object] = {}
+
+    def sql_default(self, expression: str):
+        """The value of a column's SQL default (``now()``: this transaction's start, as the
+        server default would give)."""
+        if expression not in self._sql_defaults:
+            self._sql_defaults[expression] = self.conn.execute(
+                text(f"SELECT {expression}")).scalar_one()
+        return self._sql_defaults[expression]
 
     def keys(self, layer_name: str) -> dict[str, str]:
         """code -> county_code of the rows a layer holds now (inside this transaction)."""
@@ -282,6 +304,11 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
     # columns as lists once: reading cell by cell through pandas costs more than the checks
     cells = {col: raw.frame[col].tolist() for col in mapping}
     located: list[tuple[int, object, str | None]] = []  # (record index, geometry, county)
+    # A blank cell in a column with a default takes the default, on insert and on update alike
+    # (as a column the file leaves out does on insert). A blank key column whose default is an
+    # SQL expression (hours_added.added_at, now()) is refused: each import would add a new row.
+    defaults = {name: _parse(fields[name].default, fields[name])[0]
+                for name in mapping.values() if fields[name].default is not None}
     for i, row_no in enumerate(raw.rows.tolist()):
         rec: dict = {}
         row_problems: list[Problem] = []
@@ -289,6 +316,17 @@ def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
             value, err = _parse(cells[col][i], fields[name])
             if err:
                 row_problems.append(Problem(file, row_no, name, err))
+            elif value is None and name in defaults:
+                value = defaults[name]
+            elif value is None and fields[name].default_sql is not None:
+                if name in layer.conflict_key:
+                    row_problems.append(Problem(
+                        file, row_no, name,
+                        f"value is missing; it is part of the key ({', '.join(layer.key)}), so it "
+                        f"cannot default to {fields[name].default_sql}: every import of the file "
+                        "would add the row again"))
+                else:
+                    value = ctx.sql_default(fields[name].default_sql)
             rec[name] = value
         for f in layer.fields:
             if f.required and rec.get(f.name) in (None, "") and f.name not in derivable and not any(
