@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
 
 from gridgov.db import make_engine, migrate
@@ -33,9 +34,22 @@ def scratch_database(label: str):
         yield engine
         engine.dispose()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop(admin, name)
         admin.dispose()
+
+
+def drop(admin, name: str, tries: int = 30) -> None:
+    """DROP DATABASE, waiting out an autovacuum worker (a superuser's process, which FORCE may
+    not end for the app's role) that is still busy with the bench's fresh rows."""
+    for attempt in range(tries):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError as exc:
+            if "pg_signal_backend" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(2)
 
 
 def timed(fn, repeat: int = 5, warmup: int = 1):

@@ -5,7 +5,9 @@ Targets (2-core machine), printed as ratios against baselines run in the same pr
   under 60 s, at no less than half the throughput of a shapely STRtree point-in-polygon lookup
   of the same points in the same compound, grid-cell, village/community and township polygons;
 - case KPIs (gridgov.cases.kpis.case_kpis) over a year of about 3,000,000 cases in under 2 s,
-  against the same KPIs computed client-side with pandas from the same rows.
+  against the same KPIs computed client-side with pandas from the same rows. The KPIs of past
+  months are kept and recomputed where cases changed, so the first call (which computes them
+  all) is printed apart, and the unit level is timed again after --changes cases changed.
 
 The orders are spread evenly over the province's counties (copy 800001 lies exactly on the base
 county 141129, whose lower code takes its orders, as intake would). For the KPIs the stored
@@ -186,6 +188,8 @@ def fill_cases(engine, rounds: int) -> float:
     t = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL statement_timeout = 0"))
+        # copies of stored rows, whose references hold: no per-row foreign-key checks
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         columns = [c for c in conn.execute(text(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'cases' "
             "AND table_schema = current_schema() ORDER BY ordinal_position")).scalars()
@@ -252,48 +256,74 @@ def pandas_kpis(rows: pd.DataFrame, level: str) -> pd.DataFrame:
     return out.reset_index()
 
 
-def kpi_steps(engine, counties, repeat):
-    start, end = FIRST_DAY.date(), NOW.date()
+def touch(engine, n: int, seed: int) -> int:
+    """A day's work arriving between two reads of the KPIs: ``n`` cases picked at random over
+    the year change (a rework counted), each marking its county and day for recomputing."""
+    with engine.begin() as conn:
+        return conn.execute(text(
+            "UPDATE cases c SET rework_count = c.rework_count + 1 FROM (SELECT county_code, code "
+            "FROM cases TABLESAMPLE BERNOULLI (0.01) REPEATABLE (:seed) LIMIT :n) s "
+            "WHERE c.county_code = s.county_code AND c.code = s.code"),
+            {"n": n, "seed": seed}).rowcount
+
+
+def kpi_steps(engine, counties, repeat, changes):
+    """Ours: the first call (which computes and keeps every past month), then each level with
+    the past months kept and the running month computed, then the unit level again after
+    ``changes`` cases changed. The baseline: the same rows fetched and counted by pandas."""
+    start, end = FIRST_DAY.date().replace(day=1), NOW.date()  # whole months; the last runs
+    t = time.perf_counter()
+    kpis.case_kpis(engine, level="county", start=start, end=end)
+    cold = time.perf_counter() - t
     ours = {}
     for level in LEVELS:
         ours[level], frame = timed(lambda: kpis.case_kpis(engine, level=level, start=start,
                                                           end=end), repeat)
         if level == "township":
             township = frame
+    after = []
+    for k in range(repeat):
+        touched = touch(engine, changes, seed=k)
+        t = time.perf_counter()
+        kpis.case_kpis(engine, level="unit", start=start, end=end)
+        after.append(time.perf_counter() - t)
+    ours[f"unit, after {touched} cases changed"] = float(np.median(after))
     one = counties[len(counties) // 2]
     ours[f"unit, one county ({one})"], _ = timed(lambda: kpis.case_kpis(
         engine, level="unit", start=start, end=end, counties=[one]), repeat)
+    month = kpis.periods("month", start, end)[0]
     with engine.connect() as conn:  # one county reads one partition
         plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + kpis.query("unit", [one])),
-                                                    {"period": "month", "counties": [one],
-                                                     "start": FIRST_DAY, "end": NOW}))
+                                                    {"counties": [one], "periods": [month.start],
+                                                     "starts": [month.lo], "ends": [month.hi],
+                                                     "only": [one]}))
     assert set(re.findall(r"cases__\d+", plan)) == {f"cases__{one}"}, plan
 
-    def scan():  # the floor under any query of these rows: reading them
+    def scan():  # the floor under any query of these rows at the time of the call: reading them
         with engine.connect() as conn:
             return conn.execute(text(
-                "SELECT count(*) FROM cases c WHERE c.handle_due >= :s AND c.handle_due < :e "
-                "AND c.status NOT IN ('rejected', 'duplicate')"), {"s": FIRST_DAY, "e": NOW}
-            ).scalar()
-    ours["floor: count(*) of the same rows"], _ = timed(scan, repeat)
-    starts = pd.Timestamp(start, tz=SHANGHAI), pd.Timestamp(end, tz=SHANGHAI)
-    fetch, rows = client_side_kpis(engine, *starts)
+                "SELECT count(*) FROM cases c WHERE c.handle_due >= :s AND c.handle_due < now() "
+                "AND c.status NOT IN ('rejected', 'duplicate')"), {"s": month.lo}).scalar()
+    floor, _ = timed(scan, repeat)
+    fetch, rows = client_side_kpis(engine, pd.Timestamp(month.lo),
+                                   pd.Timestamp.now(tz="UTC"))
     base = {}
     for level in LEVELS:
         t = time.perf_counter()
         got = pandas_kpis(rows, level)
         base[level] = fetch + time.perf_counter() - t
-        if level == "township":  # the same numbers as the SQL
+        if level == "township":  # the same numbers as the SQL, over the past months
             def keyed(f):
-                return f.assign(period=pd.to_datetime(f["period"]),
-                                key=f["key"].astype(object).fillna(""))
+                f = f.assign(period=pd.to_datetime(f["period"]),
+                             key=f["key"].astype(object).fillna(""))
+                return f[f["period"] < pd.Timestamp(end.replace(day=1))]
             mine = keyed(township)
             both = mine.merge(keyed(got), on=["period", "key"], suffixes=("", "_pd"))
-            assert len(both) == len(mine) == len(got)
+            assert len(both) == len(mine) == len(keyed(got))
             for col in ("due", "closed", "closed_on_time", "dispatched_on_time", "returned"):
                 assert (both[col] == both[f"{col}_pd"]).all(), col
             assert np.allclose(both["median_hours"], both["median_hours_pd"], equal_nan=True)
-    return ours, base, fetch, len(rows)
+    return cold, ours, base, floor, fetch, len(rows)
 
 
 def main() -> None:
@@ -303,6 +333,8 @@ def main() -> None:
     ap.add_argument("--counties", type=int, default=117)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=12345)
+    ap.add_argument("--changes", type=int, default=100,
+                    help="cases changed between two reads of the KPIs")
     args = ap.parse_args()
     with scratch_database("cases") as engine:
         t = time.perf_counter()
@@ -349,16 +381,21 @@ def main() -> None:
         fill_s = fill_cases(engine, rounds)
         with engine.connect() as conn:
             total = conn.execute(text("SELECT count(*) FROM cases")).scalar()
-        ours, base, fetch, fetched = kpi_steps(engine, province, args.repeat)
+        cold, ours, base, floor, fetch, fetched = kpi_steps(engine, province, args.repeat,
+                                                            args.changes)
         rows = [[label, ms(s), ms(base[label]) if label in base else "",
                  f"{base[label] / s:.1f}x" if label in base else "", f"{s / 2:.2f}"]
                 for label, s in ours.items()]
+        rows.append(["floor: count(*) of the same rows", ms(floor), "", "", ""])
         print(f"CASE KPIs over {total:,} cases (+{rounds} copies of the orders in {fill_s:.0f} s; "
-              f"{fetched:,} due in the year)   target: < 2 s")
+              f"{fetched:,} due in the months asked)   target: < 2 s")
+        print(f"first call, which computes and keeps every past month of every level: "
+              f"{cold:.1f} s")
         print_table(["query (median ms)", "ours", "baseline: fetch + pandas", "speed-up",
                      "of 2 s"], rows)
         print(f"baseline fetch (COPY to the client, read_csv): {ms(fetch)} ms; same due, closed, "
-              "on-time, dispatch counts and median hours as the SQL (township level)")
+              "on-time, dispatch counts and median hours as the SQL (township level, past "
+              "months)")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,26 @@ def ensure_case_categories(engine: Engine) -> list[str]:
         path.write_text(CASE_CATEGORIES, encoding="utf-8")
         import_layer(engine, "case_categories", path)
     return ensure_case_categories(engine)
+
+
+# The roster, for benches that need people (check-ins): build_province leaves it out, because
+# coverage on paper counts party_orgs.member_count and copying 2,207 members per county costs time.
+MEMBERS = ("members", {"code": "c.code || substr(t.code, 7)",
+                       "org_code": "c.code || substr(t.org_code, 7)",
+                       "compound_code": "c.code || substr(t.compound_code, 7)",
+                       "county_code": "c.code"},
+           ["name", "phone", "source", "source_note"])
+
+
+def add_members(engine: Engine, codes: list[str]) -> int:
+    """Copy the base county's members into each of the province's counties ``codes`` (made by
+    build_province); returns the number of members added."""
+    table, keys, cols = MEMBERS
+    with engine.begin() as conn:
+        added = conn.execute(text(
+            f"INSERT INTO {table} ({', '.join([*keys, *cols])}) "
+            f"SELECT {', '.join([*keys.values(), *(f't.{c}' for c in cols)])} FROM {table} t "
+            "CROSS JOIN unnest(CAST(:codes AS text[])) AS c(code) WHERE t.county_code = :base"),
+            {"codes": codes, "base": BASE}).rowcount
+        conn.execute(text(f"ANALYZE {table}"))
+    return added

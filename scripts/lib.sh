@@ -68,6 +68,9 @@ DO \$\$BEGIN
     CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD';
   END IF;
 END\$\$;
+-- Bulk imports (gridgov.cases.bulk) check foreign keys once per referenced row instead of once
+-- per row, in replica mode. The role owns its tables and could drop their keys anyway.
+GRANT SET ON PARAMETER session_replication_role TO $DB_USER;
 SQL
   if [ -z "$(psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$TEMPLATE_DB'")" ]; then
     say "creating template database $TEMPLATE_DB (postgis, btree_gist)"

@@ -12,7 +12,8 @@ from sqlalchemy import text
 from conftest import fingerprint
 from gridgov.auth import Principal
 from gridgov.cases import intake
-from gridgov.cases.bulk import route_and_store
+from gridgov.cases.bulk import check_references, route_and_store
+from gridgov.db.tables import table
 from gridgov.errors import InputError
 from test_cases import ensure_categories
 
@@ -63,8 +64,14 @@ def test_route_and_store_routes_as_intake_does_with_events_and_deadlines(zy):
     result = route_and_store(zy, orders)
     assert (result["orders"], result["cases"], result["events"]) == (N, N, N)
     assert {"compound", "override", "division"} <= set(result["rules"])
-    assert set(result["seconds"]) >= {"locate", "route", "deadlines", "copy", "insert cases",
-                                      "insert events"}
+    assert result["references_in_bulk"]  # scripts/lib.sh grants the role replica mode
+    assert set(result["seconds"]) >= {"locate", "areas", "route", "deadlines", "encode",
+                                      "copy cases", "check references", "copy events"}
+    assert _broken_references(zy) == {}
+    with zy.connect() as conn:  # the statement triggers replica mode skipped were fired
+        assert conn.execute(text("SELECT count(*) FROM data_versions WHERE table_name IN "
+                                 "('cases', 'case_events') AND changed_at = ("
+                                 "SELECT max(at) FROM case_events)")).scalar() == 2
     with zy.connect() as conn:
         stored = pd.DataFrame(conn.execute(text(
             f"SELECT code, {', '.join(ROUTED)}, handle_due, warn_at FROM cases "
@@ -94,6 +101,44 @@ def test_route_and_store_routes_as_intake_does_with_events_and_deadlines(zy):
         assert {k: case[k] for k in ROUTED} == {
             k: None if not isinstance(bulk[k], list) and pd.isna(bulk[k]) else bulk[k]
             for k in ROUTED}, order.code
+
+
+def _broken_references(engine) -> dict:
+    """Per foreign key of cases and case_events: rows whose reference is not stored."""
+    broken = {}
+    with engine.connect() as conn:
+        for name in ("cases", "case_events"):
+            for fk in table(name).foreign_key_constraints:
+                cols = [c.name for c in fk.columns]
+                refs = [e.column.name for e in fk.elements]
+                target = fk.elements[0].column.table.name
+                on = " AND ".join(f"r.{r} = t.{c}" for c, r in zip(cols, refs))
+                n = conn.execute(text(
+                    f"SELECT count(*) FROM {name} t WHERE t.{cols[0]} IS NOT NULL AND NOT "
+                    f"EXISTS (SELECT FROM {target} r WHERE {on})")).scalar()
+                if n:
+                    broken[(name, *cols)] = n
+    return broken
+
+
+def test_references_are_checked_once_per_key_or_row_by_row_alike(zy):
+    """The two ways of checking foreign keys store the same rows; in bulk, a key that is not
+    stored (a compound deleted while the orders were routed) refuses the import."""
+    orders = _orders(zy, n=300, seed=5)
+    result = route_and_store(zy, orders.assign(code="R-" + orders.code),
+                             references_in_bulk=False)
+    assert not result["references_in_bulk"] and "analyze" in result["seconds"]
+    route_and_store(zy, orders.assign(code="B-" + orders.code), references_in_bulk=True)
+    with zy.connect() as conn:
+        both = [pd.DataFrame(conn.execute(text(
+            f"SELECT substr(code, 3) AS code, {', '.join(ROUTED)}, handle_due, warn_at, "
+            f"ST_AsText(geom) AS geom FROM cases WHERE code LIKE '{p}-%' ORDER BY code"))
+            .mappings().all()) for p in ("R", "B")]
+    pd.testing.assert_frame_equal(*both)
+    with zy.begin() as conn:
+        with pytest.raises(InputError, match="field 'compound_code'.*nowhere-1 is not in "
+                                             "compounds"):
+            check_references(conn, {"compound_code": {"nowhere-1"}, "county_code": {"141129"}})
 
 
 def test_route_and_store_refuses_a_rerun_and_bad_orders_with_nothing_written(zy):

@@ -192,6 +192,27 @@ def test_full_lifecycle_with_return_rework_suspend_and_reopen(zy, places):
                      {"c": case["code"]})
 
 
+def test_duplicates_are_the_open_cases_of_the_category_within_50_m(zy, places):
+    """East and north, just inside and just outside 50 m on the sphere (the index's box in
+    degrees must not cut a true duplicate off), another category, and an old one."""
+    import math
+
+    lon, lat = places["village"]
+    metre_lon = 1 / (111_320 * math.cos(math.radians(lat)))
+    first = _report(zy, (lon, lat), category="0402")
+    for dx, dy, offered in ((46, 0, True), (0, 46, True), (33, 33, True), (54, 0, False),
+                            (0, 54, False)):
+        with zy.begin() as conn:
+            near = intake.duplicates(conn, "141129", "0402", lon + dx * metre_lon,
+                                     lat + dy / 110_950, dt.datetime.now(dt.timezone.utc))
+        assert (first["code"] in [d["code"] for d in near]) == offered, (dx, dy)
+    with zy.begin() as conn:
+        assert not intake.duplicates(conn, "141129", "0101", lon, lat,
+                                     dt.datetime.now(dt.timezone.utc))
+        assert not intake.duplicates(conn, "141129", "0402", lon, lat,
+                                     dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=8))
+
+
 def test_refusals_reject_merge_reopen_window_and_versions(zy, places):
     first = _report(zy, places["grid_cell"])
     again = _report(zy, places["grid_cell"])
@@ -281,8 +302,8 @@ def test_county_queries_read_one_partition(zy, databases, tmp_path):
         assert parts == {"cases__141129", "cases__990001"}
         plan = "\n".join(r[0] for r in conn.execute(
             text("EXPLAIN " + kpis.query("unit", ["141129"])),
-            {"period": "month", "counties": ["141129"], "start": MONDAY,
-             "end": MONDAY + dt.timedelta(days=30)}))
+            {"counties": ["141129"], "periods": [MONDAY.date()], "starts": [MONDAY],
+             "ends": [MONDAY + dt.timedelta(days=30)], "only": ["141129"]}))
         assert "cases__141129" in plan and "cases__990001" not in plan
         plan = "\n".join(r[0] for r in conn.execute(text(
             "EXPLAIN SELECT * FROM case_events WHERE county_code = '990001' AND case_code = 'x'")))
@@ -343,4 +364,34 @@ def test_bulk_import_of_12345_orders_with_chinese_headers(zy, places, tmp_path):
         import_layer(zy, "cases", path, crs="bd09")
     with zy.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM cases WHERE code LIKE '12345-2026-9%'")
+                            ).scalar() == 0
+
+
+def test_kpis_of_past_periods_are_kept_until_a_case_of_theirs_changes(zy):
+    """Past months are read from case_kpi_periods (a planted figure shows through), a write
+    to one of their cases marks its day and the next call recomputes that month, and the kept
+    figures are what the aggregate gives on the spot."""
+    march = dict(level="township", period="month", start=dt.date(2026, 3, 1),
+                 end=dt.date(2026, 4, 1), counties=["141129"])
+    first = kpis.case_kpis(zy, **march).set_index("key")
+    town = first["due"].idxmax()
+    with zy.connect() as conn:
+        fresh = kpis.compute(conn, ["township"], [("141129", kpis.periods(
+            "month", dt.date(2026, 3, 1), dt.date(2026, 4, 1))[0])]).set_index("key")
+    for column in (*kpis.COUNTS, "median_hours", "p90_hours"):
+        assert (first[column] == fresh.loc[first.index, column]).all(), column
+    with zy.begin() as conn:
+        conn.execute(text("UPDATE case_kpi_periods SET due = 99999 WHERE period_kind = 'month' "
+                          "AND period = '2026-03-01' AND level = 'township' AND key = :t"),
+                     {"t": town})
+    assert kpis.case_kpis(zy, **march).set_index("key").loc[town, "due"] == 99999
+    with zy.begin() as conn:  # one case of that township due in March is rejected after all
+        conn.execute(text(
+            "UPDATE cases SET status = 'rejected' WHERE code = (SELECT code FROM cases WHERE "
+            "township_code = :t AND status <> 'rejected' AND handle_due >= '2026-03-01 00:00+08' "
+            "AND handle_due < '2026-04-01 00:00+08' ORDER BY code LIMIT 1)"), {"t": town})
+    again = kpis.case_kpis(zy, **march).set_index("key")
+    assert again.loc[town, "due"] == first.loc[town, "due"] - 1
+    with zy.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM changed_days WHERE table_name = 'cases'")
                             ).scalar() == 0

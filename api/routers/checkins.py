@@ -134,10 +134,12 @@ async def check_in(request: Request, who: Principal = Depends(principal),
     def run():
         sha = media.store(photo, name=name).sha256 if photo else None
         with eng.begin() as conn:
-            return views.load(conn, checkins.check_in(
+            made = checkins.check_in(
                 conn, member, body.compound_code, lon=body.lon, lat=body.lat,
                 accuracy_m=body.accuracy_m, crs=body.crs, mocked=body.mocked, kind=body.kind,
-                photo_sha256=sha)["id"])
+                photo_sha256=sha)
+            return views.load(conn, made["id"], where=(made["county_code"],
+                                                       made["checked_in_at"]))
 
     return JSONResponse(_as(who, await run_in_threadpool(run)), status_code=201)
 

@@ -11,6 +11,9 @@ hours. Flagged check-ins wait for a planner's decision (approve, with hours, or 
 Positions are a member's movements: personal data. Only admins see them (gridgov.auth); every
 other output gives counts per compound and totals per member.
 
+Verified visits are kept per county and month (:func:`keep_visits`, table ``checkin_visits``):
+a province's month is a million check-ins, and coverage by visits reads some 16,000 rows instead.
+
 Example:
     >>> import datetime as dt
     >>> from gridgov.calendar import SHANGHAI
@@ -27,8 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import contextmanager
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from gridgov.calendar import SHANGHAI
 from gridgov.cases.intake import to_wgs84
@@ -43,9 +47,15 @@ COLUMNS = ("id, member_code, county_code, org_code, compound_code, kind, checked
            "ST_X(geom) AS lon, ST_Y(geom) AS lat")
 
 
-def _load(conn: Connection, checkin_id: int, lock: bool = False) -> dict:
-    row = conn.execute(text(f"SELECT {COLUMNS} FROM checkins WHERE id = :i"
-                            + (" FOR UPDATE" if lock else "")), {"i": checkin_id}).mappings().first()
+def _load(conn: Connection, checkin_id: int, lock: bool = False,
+          where: tuple[str, dt.datetime] | None = None) -> dict:
+    """A check-in by id; ``where`` (county, check-in time), when known, reads one partition
+    of a province's (counties × months) instead of probing them all."""
+    exact = " AND county_code = :k AND checked_in_at = :at" if where else ""
+    row = conn.execute(text(f"SELECT {COLUMNS} FROM checkins WHERE id = :i{exact}"
+                            + (" FOR UPDATE" if lock else "")),
+                       {"i": checkin_id, "k": where and where[0], "at": where and where[1]}
+                       ).mappings().first()
     if row is None:
         raise NotFound(f"no check-in {checkin_id}")
     return dict(row)
@@ -106,7 +116,7 @@ def check_in(conn: Connection, member_code: str, compound_code: str, *, lon: flo
          "mocked": mocked, "dist": round(place["distance_m"], 1), "speed": speed,
          "flags": json.dumps(flags), "status": "flagged" if flags else "valid",
          "photo": photo_sha256, "x": lon, "y": lat}).scalar_one()
-    return _load(conn, new_id)
+    return _load(conn, new_id, where=(place["county_code"], at))
 
 
 def check_out(conn: Connection, checkin_id: int, at: dt.datetime | None = None,
@@ -191,3 +201,131 @@ def add_hours(conn: Connection, member_code: str, day: dt.date, hours: float, re
          "c": compound_code, "d": day, "h": hours, "r": reason.strip(), "by": added_by}
     ).mappings().one()
     return dict(row)
+
+
+# --- verified visits kept per month ---------------------------------------------------------------
+
+# one refresh at a time: a month is computed and stored under the lock (see keep_visits)
+_KEEP_LOCK = 0x76697369  # 'visi'
+# counties per transaction: a check-in whose day is being recomputed waits for one batch only
+_KEEP_BATCH = 12
+
+# The (county, month) pairs asked for that are not kept, or whose days a write has marked since
+# they were (changed_days; county '*': the check-ins were truncated).
+_STALE = """
+SELECT c.county_code, m.month
+FROM unnest(CAST(:counties AS text[])) AS c(county_code)
+CROSS JOIN unnest(CAST(:months AS date[])) AS m(month)
+WHERE NOT EXISTS (SELECT FROM checkin_visits_state s
+                  WHERE s.county_code = c.county_code AND s.month = m.month)
+   OR EXISTS (SELECT FROM changed_days d
+              WHERE d.table_name = 'checkins' AND d.county_code IN (c.county_code, '*')
+                AND (d.county_code = '*' OR d.day >= m.month
+                     AND d.day < CAST(m.month + interval '1 month' AS date)))
+ORDER BY m.month, c.county_code
+"""
+
+# One month's verified visits of some counties, per compound and the organization checked in
+# for: a check-in counts when it is valid, or approved by a planner, and checked out (the rule of
+# gridgov/sql/visits.sql, which reads these rows and applies the assignments). Its day is its
+# bit (1 << day - 1) in ``days``.
+_KEEP = """
+WITH v AS MATERIALIZED (
+    SELECT c.county_code, c.compound_code, c.org_code, c.member_code, c.checked_in_at, c.hours
+    FROM checkins c
+    WHERE c.county_code = ANY(CAST(:counties AS text[]))
+      AND c.checked_in_at >= :lo AND c.checked_in_at < :hi
+      AND c.status IN ('valid', 'approved') AND c.checked_out_at IS NOT NULL
+      AND c.org_code IS NOT NULL
+), per_org AS (
+    SELECT county_code, compound_code, org_code,
+           bit_or(1 << (extract(day FROM checked_in_at AT TIME ZONE 'Asia/Shanghai')::int - 1))
+             AS days,
+           count(*) AS visits, sum(hours) AS hours, max(checked_in_at) AS last_at,
+           array_agg(DISTINCT member_code ORDER BY member_code) AS members
+    FROM v GROUP BY county_code, compound_code, org_code
+), per_compound AS (
+    SELECT county_code, compound_code, count(DISTINCT member_code) AS members
+    FROM v GROUP BY county_code, compound_code
+)
+INSERT INTO checkin_visits (month, county_code, compound_code, org_code, days, visits, hours,
+                            last_at, members, compound_orgs, compound_members)
+SELECT CAST(:month AS date), o.county_code, o.compound_code, o.org_code, o.days, o.visits,
+       o.hours, o.last_at, o.members,
+       count(*) OVER (PARTITION BY o.county_code, o.compound_code), p.members
+FROM per_org o JOIN per_compound p USING (county_code, compound_code)
+"""
+
+
+def next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+@contextmanager
+def _transaction(bind: Engine | Connection):
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    else:
+        with bind.begin():
+            yield bind
+
+
+def stale_months(conn: Connection, counties: list[str], months: list[dt.date]
+                 ) -> list[tuple[str, dt.date]]:
+    """The (county, month) of ``counties`` × ``months`` (first days) whose verified visits are
+    not kept, or were kept before a write changed one of their check-ins."""
+    if not counties or not months:
+        return []
+    return [tuple(r) for r in conn.execute(text(_STALE), {"counties": counties,
+                                                          "months": months}).all()]
+
+
+def keep_visits(bind: Engine | Connection, counties: list[str], months: list[dt.date]) -> int:
+    """Bring the verified visits kept per month (``checkin_visits``) up to date for ``counties``
+    in ``months`` (their first days): compute each (county, month) not kept yet or marked by a
+    write since (``changed_days``), a few counties per transaction. ``bind`` is an engine, or a
+    connection outside any transaction: each step commits. Returns the (county, month)s
+    computed.
+
+    Each step holds one advisory lock and removes the marks of its months before it reads the
+    check-ins: a write committed after that read leaves its mark, and the month is computed
+    again the next time, never kept as if it were up to date."""
+    truncated = text("SELECT EXISTS (SELECT FROM changed_days WHERE table_name = 'checkins' "
+                     "AND county_code = '*')")
+    with _transaction(bind) as conn:
+        if conn.execute(truncated).scalar():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEEP_LOCK})
+            if conn.execute(truncated).scalar():
+                # nothing kept holds any more, and every month is computed when asked
+                conn.execute(text(
+                    "DELETE FROM checkin_visits; DELETE FROM checkin_visits_state; "
+                    "DELETE FROM changed_days WHERE table_name = 'checkins'"))
+        todo = stale_months(conn, counties, months)
+    by_month: dict[dt.date, list[str]] = {}
+    for county, month in todo:
+        by_month.setdefault(month, []).append(county)
+    done = 0
+    for month, stale in by_month.items():
+        for i in range(0, len(stale), _KEEP_BATCH):
+            with _transaction(bind) as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEEP_LOCK})
+                batch = [c for c, _ in stale_months(conn, stale[i:i + _KEEP_BATCH], [month])]
+                if not batch:  # kept by another caller meanwhile
+                    continue
+                end = next_month(month)
+                params = {"counties": batch, "month": month, "next": end,
+                          "lo": dt.datetime.combine(month, dt.time(), SHANGHAI),
+                          "hi": dt.datetime.combine(end, dt.time(), SHANGHAI)}
+                conn.execute(text(
+                    "DELETE FROM changed_days WHERE table_name = 'checkins' AND county_code = "
+                    "ANY(:counties) AND day >= :month AND day < :next"), params)
+                conn.execute(text("DELETE FROM checkin_visits WHERE county_code = ANY(:counties) "
+                                  "AND month = :month"), params)
+                conn.execute(text(_KEEP), params)
+                conn.execute(text(
+                    "INSERT INTO checkin_visits_state (county_code, month) SELECT c, :month "
+                    "FROM unnest(CAST(:counties AS text[])) AS c ON CONFLICT (county_code, month) "
+                    "DO UPDATE SET computed_at = now()"), params)
+                done += len(batch)
+    return done

@@ -91,10 +91,13 @@ _WITH_NAMES = (f"SELECT c.*, k.name AS compound_name, o.name AS org_name FROM (S
                "LEFT JOIN party_orgs o ON o.code = c.org_code")
 
 
-def load(conn: Connection, checkin_id: int) -> dict:
-    """One check-in (all of it, with its compound's and organization's names)."""
-    row = conn.execute(text(_WITH_NAMES.format(where="id = :i")),
-                       {"i": checkin_id}).mappings().first()
+def load(conn: Connection, checkin_id: int, where: tuple | None = None) -> dict:
+    """One check-in (all of it, with its compound's and organization's names); ``where``
+    (county, check-in time), when known, reads one partition instead of probing them all."""
+    exact = " AND county_code = :k AND checked_in_at = :at" if where else ""
+    row = conn.execute(text(_WITH_NAMES.format(where=f"id = :i{exact}")),
+                       {"i": checkin_id, "k": where and where[0], "at": where and where[1]}
+                       ).mappings().first()
     if row is None:
         raise NotFound(f"no check-in {checkin_id}")
     return dict(row)

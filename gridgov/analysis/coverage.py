@@ -24,9 +24,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, TextClause, text
 
+from gridgov.activity import checkins
 from gridgov.analysis.sqlfiles import connection, scope, sql
+from gridgov.calendar import SHANGHAI
 from gridgov.errors import InvalidParameter
 from gridgov.settings import ActivitySettings, AnalysisSettings
 
@@ -51,7 +53,8 @@ def read_geo(bind: Engine | Connection, name: str, params: dict) -> gpd.GeoDataF
     """Run gridgov/sql/NAME.sql and return a GeoDataFrame in EPSG:4326 (geometry: ``geom``)."""
     with connection(bind) as conn:
         result = conn.execute(sql(name), params)
-        df = pd.DataFrame(result.all(), columns=list(result.keys()))
+        # plain tuples: pandas inspects every SQLAlchemy Row it is given (0.1 s a province)
+        df = pd.DataFrame([tuple(row) for row in result.all()], columns=list(result.keys()))
     for col in df.columns:  # numeric SQL results arrive as Decimal; analysts want floats
         if len(df) and isinstance(df[col].dropna().iloc[0] if df[col].notna().any() else None,
                                   decimal.Decimal):
@@ -80,9 +83,12 @@ def coverage(bind: Engine | Connection, as_of: dt.date | None = None,
     if basis == "visits":
         start, end = visit_period(period)
         as_of = as_of or end - dt.timedelta(days=1)
+        # first, while a connection handed over may still be outside any transaction: the
+        # months read are kept then (see visits)
+        seen = visits(bind, counties, start, end)
     cov = read_geo(bind, "coverage", {**scope(as_of, counties), **thresholds(settings)})
     if basis == "visits":
-        cov = _with_visits(bind, cov, counties, start, end, activity or ActivitySettings())
+        cov = _with_visits(cov, seen, start, end, activity or ActivitySettings())
     cov["status_zh"] = cov["status"].map(STATUS_ZH)
     return cov
 
@@ -104,20 +110,89 @@ def visit_period(period: tuple[dt.date, dt.date] | str | None) -> tuple[dt.date,
     return first, end
 
 
+# (county, month)s in which an assignment begins or ends after the first day: read from the
+# check-ins themselves, each against the assignments of its day
+_BOUNDARIES = """
+SELECT DISTINCT a.county_code, CAST(date_trunc('month', b.day) AS date) AS month
+FROM assignments a CROSS JOIN LATERAL (VALUES (a.valid_from), (a.valid_to)) AS b(day)
+WHERE a.county_code = ANY(CAST(:counties AS text[])) AND b.day > :first AND b.day < :last
+  AND extract(day FROM b.day) <> 1
+"""
+
+
+def _months(start: dt.date, end: dt.date) -> list[dt.date]:
+    """First days of the months that [start, end) overlaps."""
+    months, m = [], start.replace(day=1)
+    while m < end:
+        months.append(m)
+        m = checkins.next_month(m)
+    return months
+
+
+def _whole_months(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [m for m in _months(start, end) if m >= start and checkins.next_month(m) <= end]
+
+
+def _counties(conn: Connection, counties: list[str] | None) -> list[str]:
+    return list(counties) if counties else conn.execute(text(
+        "SELECT code FROM counties ORDER BY code")).scalars().all()
+
+
+def _windows(months: list[dt.date], start: dt.date, end: dt.date) -> list[dt.datetime]:
+    """Two spans of time, [lo1, hi1) and [lo2, hi2), within [start, end), that hold ``months``:
+    runs of consecutive months, the closest merged (a period's two ends, typically)."""
+    runs: list[list[dt.date]] = []
+    for m in sorted(set(months)):
+        if runs and checkins.next_month(runs[-1][1]) == m:
+            runs[-1][1] = m
+        else:
+            runs.append([m, m])
+    while len(runs) > 2:  # merge the two runs with the shortest gap between them
+        k = min(range(len(runs) - 1), key=lambda i: runs[i + 1][0] - runs[i][1])
+        runs[k:k + 2] = [[runs[k][0], runs[k + 1][1]]]
+    spans = [(max(a, start), min(checkins.next_month(b), end)) for a, b in runs]
+    spans += [(start, start)] * (2 - len(spans))  # nothing: an empty span
+    return [dt.datetime.combine(d, dt.time(), SHANGHAI) for span in spans for d in span]
+
+
+def visits_statement(conn: Connection, counties: list[str] | None, start: dt.date,
+                     end: dt.date) -> tuple[TextClause, dict]:
+    """The query of verified visits per compound in [start, end) and its parameters (what
+    :func:`visits` runs; EXPLAIN it to see what it reads): each (county, month) from the visits
+    kept per month when it lies wholly in the period, is kept up to date and no assignment of
+    its county begins or ends inside it; from the check-ins themselves otherwise."""
+    every = _counties(conn, counties)
+    months, whole = _months(start, end), _whole_months(start, end)
+    stale = set(checkins.stale_months(conn, every, whole))
+    stale |= set(tuple(r) for r in conn.execute(text(_BOUNDARIES), {
+        "counties": every, "first": months[0], "last": checkins.next_month(months[-1])}).all())
+    raw = [(c, m) for m in months for c in every if m not in whole or (c, m) in stale]
+    lo1, hi1, lo2, hi2 = _windows([m for _, m in raw], start, end)
+    return sql("visits"), {
+        "counties": every, "whole_months": whole,
+        "raw_counties": sorted({c for c, _ in raw}), "raw_pair_counties": [c for c, _ in raw],
+        "raw_months": [m for _, m in raw], "raw_lo1": lo1, "raw_hi1": hi1, "raw_lo2": lo2,
+        "raw_hi2": hi2}
+
+
 def visits(bind: Engine | Connection, counties: list[str] | None, start: dt.date,
            end: dt.date) -> pd.DataFrame:
-    """Verified visits per compound in [start, end) (gridgov/sql/visits.sql)."""
-    zone = dt.timezone(dt.timedelta(hours=8))
+    """Verified visits per compound in [start, end) (gridgov/sql/visits.sql). Given an engine,
+    or a connection outside any transaction, the visits of the period's whole months are first
+    kept up to date (:func:`gridgov.activity.checkins.keep_visits`); inside a transaction (a
+    scenario, its own writes) what is not kept is read from the check-ins."""
     with connection(bind) as conn:
-        result = conn.execute(sql("visits"), {
-            **scope(None, counties), "start": dt.datetime.combine(start, dt.time(), zone),
-            "end": dt.datetime.combine(end, dt.time(), zone)})
-        return pd.DataFrame(result.all(), columns=list(result.keys()))
+        if not conn.in_transaction():  # our own connection, or one outside any transaction
+            with conn.begin():
+                every = _counties(conn, counties)
+            checkins.keep_visits(conn, every, _whole_months(start, end))
+        statement, params = visits_statement(conn, counties, start, end)
+        result = conn.execute(statement, params)
+        return pd.DataFrame([tuple(r) for r in result.all()], columns=list(result.keys()))
 
 
-def _with_visits(bind, cov, counties, start, end, activity: ActivitySettings):
-    v = visits(bind, counties, start, end)
-    cov = cov.merge(v, on="code", how="left")
+def _with_visits(cov, seen: pd.DataFrame, start, end, activity: ActivitySettings):
+    cov = cov.merge(seen, on="code", how="left")
     for col in ("visits", "visit_days", "visiting_members"):
         cov[col] = cov[col].fillna(0).astype(int)
     cov["verified_hours"] = cov["verified_hours"].fillna(0.0)

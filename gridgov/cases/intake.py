@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Iterable
 
 import numpy as np
@@ -96,10 +97,15 @@ def duplicates(conn: Connection, county: str, category_code: str, lon: float, la
         "FROM cases WHERE county_code = :k AND category_code = :cat "
         "AND status = ANY(:open) AND code IS DISTINCT FROM :ex "
         "AND reported_at BETWEEN :at - make_interval(secs => :days * 86400) AND :at "
+        # a box in degrees around the point first, which the spatial index answers (the
+        # distance on the sphere alone reads every open case of the category in the county)
+        "AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:x, :y), 4326), :box) "
         "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :m) "
         "ORDER BY distance_m, reported_at DESC LIMIT 5"),
         {"x": lon, "y": lat, "k": county, "cat": category_code, "open": list(lifecycle.OPEN),
-         "ex": exclude, "at": at, "days": settings.duplicate_days, "m": settings.duplicate_m}
+         "ex": exclude, "at": at, "days": settings.duplicate_days, "m": settings.duplicate_m,
+         # degrees of longitude per metre exceed those of latitude: a box wide enough for both
+         "box": settings.duplicate_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))}
     ).mappings().all()
     return [dict(r) for r in rows]
 

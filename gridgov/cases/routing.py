@@ -81,7 +81,7 @@ def _frame(conn: Connection, sql: str, county: str, tr) -> tuple[pd.DataFrame, n
     return frame, geoms
 
 
-def _prepared_tree(geoms: np.ndarray) -> shapely.STRtree:
+def prepared_tree(geoms: np.ndarray) -> shapely.STRtree:
     """An STRtree of ``geoms``, prepared and warmed: GEOS builds a prepared polygon's index on
     its first test of a point within its envelope, and the Areas are shared between threads, so
     that happens here, once (with each area's centroid)."""
@@ -130,12 +130,12 @@ def load_areas(conn: Connection, county: str) -> Areas:
                              {"c": county}).all())
     everything = np.concatenate([cg, gg, dg, tg])
     segments = _segments(everything) if len(everything) else np.array([], dtype=object)
-    return Areas(county, tr, compounds, _prepared_tree(cg), cells, _prepared_tree(gg),
-                 divisions, _prepared_tree(dg), townships, _prepared_tree(tg),
+    return Areas(county, tr, compounds, prepared_tree(cg), cells, prepared_tree(gg),
+                 divisions, prepared_tree(dg), townships, prepared_tree(tg),
                  shapely.STRtree(segments), assignments, orgs)
 
 
-def _first_hit(tree: shapely.STRtree, points: np.ndarray, x: np.ndarray,
+def first_hit(tree: shapely.STRtree, points: np.ndarray, x: np.ndarray,
                y: np.ndarray) -> np.ndarray:
     """Index of the first area containing each point, -1 where none does: candidates by the
     tree's bounding boxes, then the exact test against the prepared areas."""
@@ -197,10 +197,10 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     n = len(lon)
     x, y = (np.asarray(v, dtype=float) for v in areas.to_metric.transform(lon, lat))
     points = shapely.points(x, y)
-    ci = _first_hit(areas.compound_tree, points, x, y)
-    gi = _first_hit(areas.cell_tree, points, x, y)
-    di = _first_hit(areas.division_tree, points, x, y)
-    ti = _first_hit(areas.township_tree, points, x, y)
+    ci = first_hit(areas.compound_tree, points, x, y)
+    gi = first_hit(areas.cell_tree, points, x, y)
+    di = first_hit(areas.division_tree, points, x, y)
+    ti = first_hit(areas.township_tree, points, x, y)
 
     def pick(frame, index, column):
         values = frame[column].to_numpy(dtype=object) if len(frame) else np.array([None], object)

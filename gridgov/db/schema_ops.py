@@ -76,7 +76,19 @@ TRIGGERS = {
     # a new county gets its partition of every table partitioned by county
     "partitions": "AFTER INSERT ON {table} FOR EACH ROW "
                   "EXECUTE FUNCTION gridgov_county_partitions_trigger()",
+    # writes record the (county, day of column {arg}) they touch in changed_days; a trigger
+    # with transition tables fires on one event only, hence one per event
+    "changes_insert": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+                      "FOR EACH STATEMENT EXECUTE FUNCTION gridgov_mark_changes('{arg}')",
+    "changes_update": "AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows "
+                      "NEW TABLE AS new_rows FOR EACH STATEMENT "
+                      "EXECUTE FUNCTION gridgov_mark_changes('{arg}')",
+    "changes_delete": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+                      "FOR EACH STATEMENT EXECUTE FUNCTION gridgov_mark_changes('{arg}')",
+    "changes_truncate": "AFTER TRUNCATE ON {table} FOR EACH STATEMENT "
+                        "EXECUTE FUNCTION gridgov_mark_changes('{arg}')",
 }
+CHANGES = ("changes_insert", "changes_update", "changes_delete", "changes_truncate")
 
 
 def desired_triggers(metadata=None) -> dict[str, dict]:
@@ -93,6 +105,8 @@ def desired_triggers(metadata=None) -> dict[str, dict]:
             want["audit"] = table.info["audit_key"]
         if table.info.get("append_only"):
             want["append_only"] = None
+        if table.info.get("changes_by"):
+            want.update(dict.fromkeys(CHANGES, table.info["changes_by"]))
         if partitioned and table.name == "counties":
             want["partitions"] = None
         if want:

@@ -60,6 +60,54 @@ data_versions = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# What writes touched, per table, county and Beijing day of the layer's ``changes_by`` column
+# (statement triggers, gridgov_mark_changes): the periods a per-county summary must recompute.
+# A TRUNCATE marks county '*'. Whoever keeps a summary deletes the marks it has acted on.
+changed_days = Table(
+    "changed_days",
+    metadata,
+    Column("table_name", Text, primary_key=True),
+    Column("county_code", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+)
+
+# Case KPIs per week and month, per county, level and unit or place (gridgov.cases.kpis): the
+# counts and close times of the cases due in a period, kept until a write marks the period's
+# county and day in changed_days, or (the period still running) until one more case falls due.
+case_kpi_periods = Table(
+    "case_kpi_periods",
+    metadata,
+    Column("county_code", Text, primary_key=True),
+    Column("period_kind", Text, primary_key=True),  # week or month
+    Column("period", Date, primary_key=True),
+    Column("level", Text, primary_key=True),
+    Column("key", Text, primary_key=True),  # '' where the cases have none (no compound)
+    Column("due", Integer, nullable=False),
+    Column("closed", Integer, nullable=False),
+    Column("closed_on_time", Integer, nullable=False),
+    Column("reworked", Integer, nullable=False),
+    Column("dispatched", Integer, nullable=False),
+    Column("dispatched_on_time", Integer, nullable=False),
+    Column("returned", Integer, nullable=False),
+    Column("median_hours", Float(53)),
+    Column("p90_hours", Float(53)),
+)
+Index("ix_case_kpi_periods_read", case_kpi_periods.c.period_kind, case_kpi_periods.c.level,
+      case_kpi_periods.c.period)
+
+# Which (county, kind, period) case_kpi_periods holds (a period with no case due has no rows),
+# counting the cases due before ``through``: the period's end, or for the period still running
+# the time it was computed (the cases falling due since are looked up in the deadline index).
+case_kpi_state = Table(
+    "case_kpi_state",
+    metadata,
+    Column("county_code", Text, primary_key=True),
+    Column("period_kind", Text, primary_key=True),
+    Column("period", Date, primary_key=True),
+    Column("through", DateTime(timezone=True), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # Coverage materialized per data version for the compounds' vector tiles (migration 0005).
 tile_coverage = Table(
     "tile_coverage",

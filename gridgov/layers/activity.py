@@ -9,6 +9,10 @@ partitioned by county, and each county's partition by month, so old months can b
 
 from __future__ import annotations
 
+from sqlalchemy import (Column, Date, DateTime, Float, Integer, MetaData, Table, Text,
+                        func)
+from sqlalchemy.dialects.postgresql import ARRAY
+
 from gridgov.layers.base import COUNTY, PROVENANCE, Field, Layer
 
 CHECKIN_KINDS = ("report", "service")  # 报到, 服务
@@ -16,8 +20,45 @@ CHECKIN_STATUSES = ("valid", "flagged", "approved", "rejected")
 CHECKIN_FLAGS = ("accuracy", "mocked", "speed", "fence", "short", "auto_checkout")
 
 
+class Checkins(Layer):
+    def define(self, metadata: MetaData) -> Table:
+        """The check-ins' table, and the verified visits kept per month beside it."""
+        table = super().define(metadata)
+        # Verified visits (valid or approved, checked out) per county, Beijing-time month,
+        # compound and the organization the member checked in for: the days visited (bit d-1
+        # for day d), the visits, hours and last check-in, and who visited. Kept so that a
+        # month of a province (about a million check-ins) is read as some 16,000 rows: kept per
+        # (county, month) listed in checkin_visits_state, forgotten when a write marks one of
+        # its days in changed_days (changes_by below), recomputed when next read
+        # (gridgov.activity.checkins.keep_visits). Assignments are not applied here: coverage
+        # applies them when it reads, so a scenario's assignments count.
+        Table(
+            "checkin_visits", metadata,
+            Column("month", Date, primary_key=True),  # its first day; months are read whole
+            Column("county_code", Text, primary_key=True),
+            Column("compound_code", Text, primary_key=True),
+            Column("org_code", Text, primary_key=True),
+            Column("days", Integer, nullable=False),
+            Column("visits", Integer, nullable=False),
+            Column("hours", Float(53), nullable=False),
+            Column("last_at", DateTime(timezone=True), nullable=False),
+            Column("members", ARRAY(Text), nullable=False),  # member codes, sorted
+            # the compound's month, whatever the organization: rows (organizations) and members,
+            # so that the members of a compound all of whose visits count need no counting
+            Column("compound_orgs", Integer, nullable=False),
+            Column("compound_members", Integer, nullable=False),
+        )
+        Table(
+            "checkin_visits_state", metadata,
+            Column("county_code", Text, primary_key=True),
+            Column("month", Date, primary_key=True),
+            Column("computed_at", DateTime(timezone=True), nullable=False,
+                   server_default=func.now()),
+        )
+        return table
 
-CHECKINS = Layer(
+
+CHECKINS = Checkins(
     "checkins", "党员报到打卡", ("member_code", "checked_in_at"), "Point", False,
     (
         Field("member_code", required=True, references="members", aliases=("党员编码",),
@@ -53,6 +94,7 @@ CHECKINS = Layer(
             ("hours", "hours >= 0")),
     partitioned=True, partition_months="checked_in_at", published=False,
     personal_geometry=True,
+    changes_by="checked_in_at",  # the visits kept per month (checkin_visits)
 )
 
 HOURS_ADDED = Layer(

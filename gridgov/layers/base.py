@@ -162,6 +162,10 @@ class Layer:
     append_only: bool = False  # rows are never updated or deleted (an event log)
     provenance: bool = True  # source, source_note and updated_at columns
     county_key: str | None = None  # the county layer itself: its key is the county code
+    # Writes record the (county, Beijing day of this column) of every row they touch, old and
+    # new, in changed_days: what a summary kept per county and period must recompute
+    # (gridgov.cases.kpis keeps the KPIs of past weeks and months by handle_due).
+    changes_by: str | None = None
 
     # --- what the declaration says ------------------------------------------------------------
     @property
@@ -251,9 +255,11 @@ class Layer:
             elif f.references:
                 args = [ForeignKey(f"{f.references}.{_key_of(f.references, metadata)}")]
             default = text(f.default_sql) if f.default_sql else f.default
+            # a reference is indexed (its referenced row's delete looks it up), except the
+            # county of a table partitioned by county: each partition holds one value of it
+            index = bool(f.references) and not (self.partitioned and f.name == "county_code")
             column = Column(f.name, TYPES[f.type][0], *args, nullable=f.nullable,
-                            server_default=default, index=bool(f.references),
-                            primary_key=f.name in pk)
+                            server_default=default, index=index, primary_key=f.name in pk)
             (provenance if f.name in PROVENANCE_NAMES else columns).append(column)
         if self.geometry:
             columns.append(Column("geom", Geometry(self.geometry.upper(), srid=SRID,
@@ -300,7 +306,7 @@ class Layer:
         return {"versioned": self.versioned,
                 "audit_key": self.record_id if self.audited else None,
                 "append_only": self.append_only, "partitioned": self.partitioned,
-                "partition_months": self.partition_months}
+                "partition_months": self.partition_months, "changes_by": self.changes_by}
 
     def _define_link(self, f: Field, metadata: MetaData) -> Table:
         link = f.link

@@ -8,6 +8,8 @@ province in one PostGIS); their lifecycle is in gridgov.cases, their history in 
 
 from __future__ import annotations
 
+from sqlalchemy import Index
+
 from gridgov.layers.base import COUNTY, PROVENANCE, Field, Layer, TileSpec
 
 LIMIT_TYPES = ("urgent_hours", "working_hours", "working_days", "natural_days")
@@ -31,6 +33,10 @@ class CaseCategories(Layer):
 
 
 class Cases(Layer):
+    def schema_extras(self, table):
+        # what is due when: the KPIs of a period, the deadline watch
+        yield Index("ix_cases_handle_due", table.c.handle_due)
+
     def row_problems(self, rec):
         if rec.get("satisfaction") is not None and not 1 <= rec["satisfaction"] <= 5:
             yield "satisfaction", f"{rec['satisfaction']} is not a rating from 1 to 5"
@@ -139,6 +145,7 @@ CASES = Cases(
                 "are personal data and never published",
     checks=(("satisfaction", "satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5"),),
     partitioned=True, audited=False, row_versions=True,
+    changes_by="handle_due",  # the KPIs kept per past period (gridgov.cases.kpis)
     tiles=(TileSpec(
         "cases", "事件工单",
         "code, category_code, status, channel, unit_code, reported_at::text AS reported_at, "
