@@ -1,6 +1,9 @@
 """Request dependencies, the one place routers get what the application holds (the engine,
 the feature and tile services, the settings), and the parsing they share (paging, formats).
-Routers never reach into ``app.state`` themselves."""
+Routers never reach into ``app.state`` themselves.
+
+The getters are ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, and a
+cached tile spent half its time hopping threads for five attribute reads."""
 
 from __future__ import annotations
 
@@ -15,23 +18,23 @@ from .ratelimit import Limits
 from .settings import ServiceSettings
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def features(request: Request) -> FeatureService:
+async def features(request: Request) -> FeatureService:
     return request.app.state.features
 
 
-def tiles(request: Request) -> TileService:
+async def tiles(request: Request) -> TileService:
     return request.app.state.tiles
 
 
-def settings(request: Request) -> ServiceSettings:
+async def settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
 
-def limits(request: Request) -> Limits:
+async def limits(request: Request) -> Limits:
     return request.app.state.limits
 
 

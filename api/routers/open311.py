@@ -36,6 +36,7 @@ from gridgov.errors import GridgovError, InputError, InvalidParameter, NotFound,
 from .. import errors
 from ..deps import client_address, engine, limits, settings
 from ..ratelimit import Limits, TooManyRequests
+from ..settings import ServiceSettings
 from ..routing import RetryReads
 from ..security import principal, secret
 
@@ -249,8 +250,9 @@ async def _filer(request: Request, eng: Engine, key: str | None) -> Principal:
 
 @router.get("/v2/discovery.{format}", summary="Service discovery", response_class=Response,
             responses=_docs(DISCOVERY, 400))
-async def discovery(request: Request, format: Format):
-    title = settings(request).title
+async def discovery(request: Request, format: Format,
+                    s: ServiceSettings = Depends(settings)):
+    title = s.title
     base = str(request.base_url).rstrip("/")
     data = o311.discovery(
         f"{base}/open311/v2",
