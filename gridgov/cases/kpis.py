@@ -131,17 +131,17 @@ def _at(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), SHANGHAI)
 
 
-def compute(conn: Connection, levels: list[str], todo: list[tuple[str, Period]],
-            counties: list[str] | None = None) -> pd.DataFrame:
+def compute(conn: Connection, levels: list[str], todo: list[tuple[str, Period]]
+            ) -> pd.DataFrame:
     """The KPI counts of ``levels`` for each (county, period) of ``todo`` (a period's ``hi``
     may be cut short: the running period counts what is due so far)."""
     if not todo:
         return pd.DataFrame(columns=["county_code", "period", "level", "key", *COUNTS,
                                      "median_hours", "p90_hours"])
     conn.execute(text("SET LOCAL work_mem = '64MB'"))  # the sorts of the percentiles
-    return _frame(conn.execute(text(query(levels, counties)), {
+    return _frame(conn.execute(text(query(levels)), {
         "counties": [c for c, _ in todo], "periods": [p.start for _, p in todo],
-        "starts": [p.lo for _, p in todo], "ends": [p.hi for _, p in todo], "only": counties}))
+        "starts": [p.lo for _, p in todo], "ends": [p.hi for _, p in todo]}))
 
 
 def _copied(conn: Connection, sql: str, params: dict) -> pd.DataFrame:
