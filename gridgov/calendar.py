@@ -81,7 +81,7 @@ import numpy as np
 import pandas as pd
 
 from gridgov.errors import ConfigError
-from gridgov.settings import CalendarSettings
+from gridgov.settings import CalendarSettings, current
 
 __all__ = ["Calendar", "UnknownYearWarning", "LIMIT_TYPES", "UNITS", "SHANGHAI",
            "DEFAULT_WORKING_HOURS", "parse_working_hours", "read_overrides"]
@@ -310,7 +310,7 @@ class Calendar:
     @classmethod
     def from_settings(cls, settings: CalendarSettings | None = None) -> Calendar:
         """The calendar of :class:`gridgov.settings.CalendarSettings` (``GRIDGOV_CALENDAR_*``)."""
-        settings = settings or CalendarSettings()
+        settings = settings or current(CalendarSettings)
         overrides = read_overrides(settings.overrides) if settings.overrides else None
         return cls(settings.working_hours, overrides)
 

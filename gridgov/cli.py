@@ -219,9 +219,11 @@ def serve_cmd(host: Optional[str] = typer.Option(None, help="default GRIDGOV_SER
                 f"  问题小区图 gaps map:               http://{shown}:{port}/maps/gaps\n"
                 f"  OGC API / QGIS:                    http://{shown}:{port}/\n",
                 fg=typer.colors.GREEN)
+    from gridgov_api.protocol import NoDelayHTTP
+
     uvicorn.run("gridgov_api.app:create_app", factory=True, host=host, port=port,
                 workers=workers, log_level="info", access_log=False,
-                timeout_keep_alive=settings.keep_alive_s)
+                timeout_keep_alive=settings.keep_alive_s, http=NoDelayHTTP)
 
 
 @app.command("map")

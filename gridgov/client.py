@@ -32,7 +32,7 @@ from gridgov.analysis import load as _load
 from gridgov.analysis import recommend as _recommend
 from gridgov.analysis import scenario as _scenario
 from gridgov.analysis.inventory import inventory
-from gridgov.settings import AnalysisSettings
+from gridgov.settings import AnalysisSettings, current
 
 
 @dataclass
@@ -124,4 +124,4 @@ def connect(url: str | None = None, counties: list[str] | None = None,
     """Connect to the store (``GRIDGOV_DATABASE_URL`` by default)."""
     from gridgov.db import connect_engine
 
-    return Gridgov(connect_engine(url), counties, settings or AnalysisSettings())
+    return Gridgov(connect_engine(url), counties, settings or current(AnalysisSettings))

@@ -67,7 +67,7 @@ from zoneinfo import ZoneInfo
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from gridgov.errors import GridgovError, InputError, InvalidParameter, NotFound, Problem
-from gridgov.settings import MediaSettings
+from gridgov.settings import MediaSettings, current
 
 FIELD = "photo"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -111,14 +111,14 @@ class Photo:
 
 def root(settings: MediaSettings | None = None) -> Path:
     """The media folder (``GRIDGOV_MEDIA_DIR``)."""
-    return Path((settings or MediaSettings()).dir).expanduser()
+    return Path((settings or current(MediaSettings)).dir).expanduser()
 
 
 def store(data: bytes | BinaryIO, *, name: str = FIELD,
           settings: MediaSettings | None = None) -> Photo:
     """Check ``data`` (bytes or a binary file) and store it; ``name`` (the upload's file name)
     locates the problem in an :class:`InputError`. Storing stored bytes again changes nothing."""
-    settings = settings or MediaSettings()
+    settings = settings or current(MediaSettings)
     raw = _read_limited(data, name, settings)
     image, fmt = _decode(raw, name, settings)
     try:

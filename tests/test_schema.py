@@ -151,7 +151,40 @@ def test_a_new_layer_is_one_declaration_and_one_generated_migration(seeded_copy)
         assert compare_metadata(ctx, extended) == []
         conn.execute(text("INSERT INTO events (code, county_code, name, geom) VALUES "
                           "('e1', '141129', 'x', ST_SetSRID(ST_MakePoint(111.2, 37.3), 4326))"))
-        assert conn.execute(text("SELECT version > 1 FROM data_versions "
-                                 "WHERE table_name = 'events'")).scalar()
         assert conn.execute(text("SELECT count(*) FROM audit_log WHERE table_name = 'events'")
                             ).scalar() == 1
+    with seeded_copy.connect() as conn:  # the data version goes up when the write commits
+        assert conn.execute(text("SELECT version > 1 FROM data_versions "
+                                 "WHERE table_name = 'events'")).scalar()
+
+
+def _version(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT version FROM data_versions WHERE table_name = :t"),
+                            {"t": table}).scalar()
+
+
+def test_writers_of_one_table_do_not_queue_on_its_data_version(seeded_copy):
+    """The data version goes up at commit, not at the write: a second writer of the table
+    commits while the first is still open (it used to wait for the first's commit, holding the
+    table's counter row), each commit bumps it once, and a rolled-back write not at all."""
+    with seeded_copy.connect() as conn:
+        codes = conn.execute(text("SELECT code FROM compounds ORDER BY code LIMIT 3")).scalars().all()
+    touch = text("UPDATE compounds SET name = name WHERE code = :c")
+    before = _version(seeded_copy, "compounds")
+    with seeded_copy.connect() as first, seeded_copy.connect() as second:
+        open_ = first.begin()
+        first.execute(touch, {"c": codes[0]})
+        first.execute(touch, {"c": codes[0]})  # two statements, one transaction: one bump
+        with second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            second.execute(touch, {"c": codes[1]})
+        assert _version(seeded_copy, "compounds") == before + 1
+        open_.commit()
+        assert _version(seeded_copy, "compounds") == before + 2
+        with first.begin() as undone:
+            first.execute(touch, {"c": codes[2]})
+            undone.rollback()
+    assert _version(seeded_copy, "compounds") == before + 2
+    with seeded_copy.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM data_version_pending")).scalar() == 0

@@ -31,7 +31,7 @@ from gridgov.calendar import SHANGHAI
 from gridgov.errors import StateConflict
 from gridgov.features import json_value
 from gridgov.maps.templating import render
-from gridgov.settings import ActivitySettings
+from gridgov.settings import ActivitySettings, current
 
 from ..deps import engine
 from ..responses import ERRORS, HTML
@@ -327,7 +327,7 @@ async def coverage_visits(period: str | None = PERIOD,
 @router.get("/checkin", summary="党员进社区报到: the member's check-in page (a phone page)",
             responses=HTML, response_class=HTMLResponse)
 async def checkin_page():
-    s = ActivitySettings()
+    s = current(ActivitySettings)
     labels = {"flags": checkins.FLAGS_ZH, "status": views.STATUS_ZH, "kind": views.KIND_ZH,
               "fence_m": s.fence_m, "max_accuracy_m": s.max_accuracy_m,
               "min_minutes": s.min_minutes}

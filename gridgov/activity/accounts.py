@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgov.auth import Forbidden, Principal
 from gridgov.calendar import SHANGHAI
 from gridgov.errors import InputError, NotFound, Problem, StateConflict
-from gridgov.settings import ActivitySettings
+from gridgov.settings import ActivitySettings, current
 
 __all__ = ["prefill", "prefill_all", "figures", "monthly", "submit", "get", "find", "due_at", "is_late",
            "month_start", "month_bounds", "month_label", "STATUS_ZH"]
@@ -94,7 +94,7 @@ def due_at(month: str | dt.date, settings: ActivitySettings | None = None) -> dt
     working day of the next month (Beijing time), from the working-time calendar."""
     from gridgov.cases.sla import calendar
 
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     _, end = month_bounds(month)
     # midnight is outside working hours: the clock starts at the month's first opening, and
     # N working days later is the end (18:00) of the Nth working day

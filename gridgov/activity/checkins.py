@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgov.calendar import SHANGHAI
 from gridgov.cases.intake import to_wgs84
 from gridgov.errors import InputError, NotFound, Problem, StateConflict
-from gridgov.settings import ActivitySettings
+from gridgov.settings import ActivitySettings, current
 
 FLAGS_ZH = {"accuracy": "定位精度差", "mocked": "模拟定位", "speed": "移动速度异常",
             "fence": "不在小区范围内", "short": "停留不足", "auto_checkout": "未签退（系统23:59签退）"}
@@ -66,7 +66,7 @@ def check_in(conn: Connection, member_code: str, compound_code: str, *, lon: flo
              kind: str = "service", at: dt.datetime | None = None,
              photo_sha256: str | None = None, settings: ActivitySettings | None = None) -> dict:
     """Record a check-in; returns it with its flags (a flagged one waits for a planner)."""
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     at = at or dt.datetime.now(dt.timezone.utc)
     if at.tzinfo is None:
         raise InputError([Problem("checkin", None, "at", "give a time zone")])
@@ -122,7 +122,7 @@ def check_in(conn: Connection, member_code: str, compound_code: str, *, lon: flo
 def check_out(conn: Connection, checkin_id: int, at: dt.datetime | None = None,
               settings: ActivitySettings | None = None) -> dict:
     """Close a check-in: its hours, and the ``short`` flag under ``min_minutes``."""
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     at = at or dt.datetime.now(dt.timezone.utc)
     row = _load(conn, checkin_id, lock=True)
     if row["checked_out_at"] is not None:
@@ -159,7 +159,7 @@ def decide(conn: Connection, checkin_id: int, approve: bool, decided_by: str, *,
            hours: float | None = None, note: str | None = None,
            settings: ActivitySettings | None = None) -> dict:
     """A planner's decision on a flagged check-in; ``hours`` for an approved auto check-out."""
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     row = _load(conn, checkin_id, lock=True)
     if row["status"] != "flagged":
         raise StateConflict(f"check-in {checkin_id} is {row['status']}, not waiting for a "
@@ -179,7 +179,7 @@ def add_hours(conn: Connection, member_code: str, day: dt.date, hours: float, re
               added_by: str, compound_code: str | None = None,
               settings: ActivitySettings | None = None) -> dict:
     """Hours added by hand: kept apart from verified hours, capped per member and day."""
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     if not reason or not reason.strip():
         raise InputError([Problem("hours", None, "reason", "say why the hours are added")])
     member = conn.execute(text("SELECT org_code, county_code FROM members WHERE code = :m"),

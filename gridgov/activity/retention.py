@@ -43,7 +43,7 @@ import logging
 from sqlalchemy import Connection, Engine, text
 
 from gridgov.calendar import SHANGHAI
-from gridgov.settings import ActivitySettings
+from gridgov.settings import ActivitySettings, current
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def cutoff(now: dt.datetime | None = None, settings: ActivitySettings | None = N
            ) -> dt.datetime:
     """Midnight (Beijing time) ``retention_days`` before ``now``'s day: what began before it is
     past the retention period."""
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     now = now or dt.datetime.now(dt.timezone.utc)
     day = now.astimezone(SHANGHAI).date() - dt.timedelta(days=s.retention_days)
     return dt.datetime.combine(day, dt.time(), SHANGHAI)

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, text
 from gridgov.activity.accounts import as_instant
 from gridgov.analysis.coverage import coverage, visit_period
 from gridgov.calendar import SHANGHAI
-from gridgov.settings import ActivitySettings, CaseSettings
+from gridgov.settings import ActivitySettings, CaseSettings, current
 
 __all__ = ["scorecard", "LABELS_ZH", "COMPONENTS", "MIN_COMPONENTS", "to_csv", "to_xlsx"]
 
@@ -75,8 +75,8 @@ def scorecard(engine: Engine, period: str | tuple[dt.date, dt.date],
     """One row per organization for ``period`` ("YYYY-MM", or (start, end) dates, end
     excluded), as of ``as_of`` (default now): component counts and shares, the score, the rank
     and the reasons in Chinese. Ranked rows first, by rank; then the others by code."""
-    s = settings or ActivitySettings()
-    cs = case_settings or CaseSettings()
+    s = settings or current(ActivitySettings)
+    cs = case_settings or current(CaseSettings)
     counties = list(counties) if counties else None
     start, end, label = _period(period)
     t0 = dt.datetime.combine(start, dt.time(), SHANGHAI)

@@ -42,7 +42,7 @@ from gridgov.auth import Forbidden, Principal
 from gridgov.calendar import SHANGHAI
 from gridgov.cases.intake import to_wgs84
 from gridgov.errors import NotFound
-from gridgov.settings import ActivitySettings
+from gridgov.settings import ActivitySettings, current
 
 STATUS_ZH = {"valid": "有效", "flagged": "待审核", "approved": "审核通过", "rejected": "审核未通过"}
 KIND_ZH = {"report": "报到", "service": "服务"}
@@ -147,7 +147,7 @@ def compounds_for(conn: Connection, member_code: str, lon: float | None = None,
     """The compounds a member's organization is assigned to (as of ``as_of``, default today):
     code, name, and with a position the distance from the compound's outline in metres and
     whether that is within the fence, nearest first."""
-    s = settings or ActivitySettings()
+    s = settings or current(ActivitySettings)
     as_of = as_of or dt.datetime.now(SHANGHAI).date()
     if (lon is None) != (lat is None):
         lon = lat = None

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgov.analysis.sqlfiles import connection, scope
 from gridgov.analysis.coverage import read_geo
 from gridgov.analysis.network import RoadNetwork
-from gridgov.settings import AnalysisSettings
+from gridgov.settings import AnalysisSettings, current
 
 TIERS = ("station", "institute", "center")
 CIRCLES = ("5min", "10min", "15min", "beyond")
@@ -46,7 +46,7 @@ CANDIDATES = 8
 
 def life_circle(walk_m, settings: AnalysisSettings | None = None) -> np.ndarray:
     """Life-circle class of walking distances (NaN → None)."""
-    s = settings or AnalysisSettings()
+    s = settings or current(AnalysisSettings)
     walk = np.asarray(walk_m, dtype=float)
     out = np.select([walk <= s.circle_5_m, walk <= s.circle_10_m, walk <= s.circle_15_m,
                      np.isfinite(walk)], list(CIRCLES), default=None)
@@ -59,7 +59,7 @@ def access(bind: Engine | Connection, counties: list[str] | None = None,
     """One row per compound and per village/community (``kind``): for each tier the nearest site
     (``station_code``, ``station_m`` straight, ``station_walk_m``, ``station_method``) and, over
     all tiers, ``nearest_walk_m`` with its ``life_circle`` class. ``network=False`` ignores roads."""
-    s = settings or AnalysisSettings()
+    s = settings or current(AnalysisSettings)
     factor = detour_factor if detour_factor is not None else s.detour_factor
     params = {**scope(dt.date.today(), counties), "candidates": CANDIDATES}
     with connection(bind) as conn:
@@ -114,7 +114,7 @@ def detour_sensitivity(bind: Engine | Connection, factors=(1.2, 1.3, 1.4),
     """Compounds (and households) per life circle for each detour factor (straight-line
     distances, roads ignored: this is what the factor is for). Queried once; only the factor
     changes."""
-    s = settings or AnalysisSettings()
+    s = settings or current(AnalysisSettings)
     base = access(bind, counties, s, detour_factor=1.0, network=False)
     base = base[base["kind"] == "compound"]
     rows = []

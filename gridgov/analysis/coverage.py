@@ -30,7 +30,7 @@ from gridgov.activity import checkins
 from gridgov.analysis.sqlfiles import connection, scope, sql
 from gridgov.calendar import SHANGHAI
 from gridgov.errors import InvalidParameter
-from gridgov.settings import ActivitySettings, AnalysisSettings
+from gridgov.settings import ActivitySettings, AnalysisSettings, current
 
 STATUS_ZH = {"uncovered": "未包联", "under_covered": "力量不足", "covered": "已覆盖",
              "inactive": "有名无实（未走访）"}
@@ -44,7 +44,7 @@ LEVELS = {
 
 
 def thresholds(settings: AnalysisSettings | None) -> dict:
-    s = settings or AnalysisSettings()
+    s = settings or current(AnalysisSettings)
     return {"min_members": s.min_members, "max_households_per_member": s.max_households_per_member,
             "far_m": s.far_m, "max_orgs": s.max_orgs}
 
@@ -88,7 +88,7 @@ def coverage(bind: Engine | Connection, as_of: dt.date | None = None,
         seen = visits(bind, counties, start, end)
     cov = read_geo(bind, "coverage", {**scope(as_of, counties), **thresholds(settings)})
     if basis == "visits":
-        cov = _with_visits(cov, seen, start, end, activity or ActivitySettings())
+        cov = _with_visits(cov, seen, start, end, activity or current(ActivitySettings))
     cov["status_zh"] = cov["status"].map(STATUS_ZH)
     return cov
 

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine, text
 from gridgov.analysis.sqlfiles import connection
 from gridgov.analysis.access import access
 from gridgov.analysis.coverage import coverage
-from gridgov.settings import ActivitySettings, AnalysisSettings
+from gridgov.settings import ActivitySettings, AnalysisSettings, current
 
 REASON_ZH = {
     "uncovered": "未包联：没有机关党组织包联",
@@ -84,8 +84,8 @@ def gaps(bind: Engine | Connection, as_of: dt.date | None = None,
     """Compounds that break at least one rule, highest priority first. ``basis="visits"``
     ranks by what happens too: a compound covered on paper but not visited in ``period``
     (default the last full month) outranks a thin one."""
-    s = settings or AnalysisSettings()
-    act = activity or ActivitySettings()
+    s = settings or current(AnalysisSettings)
+    act = activity or current(ActivitySettings)
     with connection(bind) as conn:
         cov = coverage(conn, as_of, counties, s, basis=basis, period=period, activity=act)
         acc = access(conn, counties, s)

@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, text
 
 from gridgov.analysis.sqlfiles import connection
 from gridgov.analysis.coverage import coverage
-from gridgov.settings import AnalysisSettings
+from gridgov.settings import AnalysisSettings, current
 
 def _local_metric(lon: np.ndarray, lat: np.ndarray) -> Transformer:
     """An azimuthal equidistant projection centred on the data: metres, any county or province."""
@@ -298,7 +298,7 @@ def recommend_sites(bind: Engine | Connection, n_sites: int = 3,
     """
     from ortools.linear_solver import pywraplp
 
-    s = settings or AnalysisSettings()
+    s = settings or current(AnalysisSettings)
     radius = s.access_target_m / s.detour_factor  # straight-line reach of the target walk
     with connection(bind) as conn:
         comp = conn.execute(text(

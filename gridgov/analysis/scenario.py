@@ -32,7 +32,7 @@ from gridgov.analysis.access import access
 from gridgov.analysis.coverage import coverage, kpis
 from gridgov.edits import apply_change
 from gridgov.errors import InputError, NotFound, Problem
-from gridgov.settings import AnalysisSettings
+from gridgov.settings import AnalysisSettings, current
 
 SITE_OPS = {"move_site", "add_site"}
 
@@ -83,7 +83,7 @@ def scenario(engine: Engine, changes: list[dict], as_of: dt.date | None = None,
     Each problem is reported with the change's position as its row.
     """
     as_of = as_of or dt.date.today()
-    s = settings or AnalysisSettings()
+    s = settings or current(AnalysisSettings)
     with engine.connect() as conn:
         trans = conn.begin()
         try:

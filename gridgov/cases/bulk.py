@@ -49,7 +49,7 @@ from gridgov.cases import intake, routing
 from gridgov.db.tables import table as table_of
 from gridgov.errors import InputError, Problem
 from gridgov.layers.cases import CHANNELS, STATUSES
-from gridgov.settings import CaseSettings
+from gridgov.settings import CaseSettings, current
 
 REQUIRED = ("code", "category_code", "lon", "lat", "reported_at", "channel", "description")
 TIMES = ("dispatched_at", "handled_at", "closed_at")
@@ -109,7 +109,7 @@ def route_and_store(engine: Engine, orders: pd.DataFrame, settings: CaseSettings
 
     ``references_in_bulk``: check foreign keys once per referenced row (True) or per row by
     PostgreSQL (False); by default in bulk when the role may set session_replication_role."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     laps = _Laps()
     frame = _checked(orders)
     laps("check")

@@ -35,7 +35,7 @@ from gridgov.cases import lifecycle, routing, sla
 from gridgov.errors import InputError, NotFound, Problem
 from gridgov.io.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gridgov.layers.cases import CHANNELS
-from gridgov.settings import CaseSettings
+from gridgov.settings import CaseSettings, current
 
 # A county's areas, kept while the tables they come from are unchanged.
 _AREAS = Memo(maxsize=256)
@@ -43,10 +43,14 @@ AREA_TABLES = ("compounds", "grid_cells", "divisions", "townships", "assignments
 
 
 def areas(conn: Connection, county: str) -> routing.Areas:
-    versions = tuple(conn.execute(text(
-        "SELECT version FROM data_versions WHERE table_name = ANY(:t) ORDER BY table_name"),
-        {"t": list(AREA_TABLES)}).scalars())
-    return _AREAS.get((county, versions, _db(conn)), lambda: routing.load_areas(conn, county))
+    versions, written = conn.execute(text(
+        "SELECT array_agg(version ORDER BY table_name), EXISTS (SELECT FROM data_version_pending "
+        "WHERE xact = pg_current_xact_id_if_assigned()::text::bigint AND table_name = ANY(:t)) "
+        "FROM data_versions WHERE table_name = ANY(:t)"), {"t": list(AREA_TABLES)}).one()
+    if written:  # this transaction changed the areas: its versions go up only at commit
+        return routing.load_areas(conn, county)
+    return _AREAS.get((county, tuple(versions or ()), _db(conn)),
+                      lambda: routing.load_areas(conn, county))
 
 
 def _db(conn: Connection) -> str:
@@ -90,7 +94,7 @@ def duplicates(conn: Connection, county: str, category_code: str, lon: float, la
                at: dt.datetime, exclude: str | None = None,
                settings: CaseSettings | None = None) -> list[dict]:
     """Open cases of the same category within ``duplicate_m`` and ``duplicate_days``."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     rows = conn.execute(text(
         "SELECT code, status, reported_at, description, round(ST_Distance(geom::geography, "
         "ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography)::numeric, 1)::float8 AS distance_m "
@@ -117,7 +121,7 @@ def file_report(conn: Connection, principal: Principal, *, category_code: str, l
                 reporter_account: str | None = None, anonymous: bool = False,
                 photos: Iterable[bytes] = (), settings: CaseSettings | None = None) -> dict:
     """Take in one report; returns the case with ``duplicates_offered``."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     problems = []
     if channel not in CHANNELS:
         problems.append(Problem("report", None, "channel", f"{channel!r} is not one of "
@@ -143,9 +147,10 @@ def file_report(conn: Connection, principal: Principal, *, category_code: str, l
     reported_at = reported_at or now
     if reported_at.tzinfo is None:
         raise InputError([Problem("report", None, "reported_at", "give a time zone")])
-    routed = routing.route(areas(conn, county), [lon], [lat], [reported_at.date()],
-                           override_orgs=[category["route_org_code"]],
-                           categories=[category["name"]], boundary_m=settings.boundary_m).iloc[0]
+    routed = {k: v[0] for k, v in routing.routed(
+        areas(conn, county), [lon], [lat], [reported_at.astimezone(SHANGHAI).date()],
+        override_orgs=[category["route_org_code"]], categories=[category["name"]],
+        boundary_m=settings.boundary_m).items()}
     code = new_code(conn, county, reported_at)
     params = {
         "code": code, "county": county, "channel": channel, "category": category["code"],
@@ -153,11 +158,11 @@ def file_report(conn: Connection, principal: Principal, *, category_code: str, l
         "rname": None if anonymous else reporter_name,
         "rphone": None if anonymous else reporter_phone,
         "raccount": reporter_account, "anonymous": anonymous,
-        "unit_kind": routed.unit_kind, "unit_code": routed.unit_code,
-        "co_units": json.dumps(list(routed.co_units)), "rule": routed.rule,
-        "note": routed.note, "near": bool(routed.near_boundary),
-        "compound": routed.compound_code, "cell": routed.grid_cell_code,
-        "division": routed.division_code, "township": routed.township_code,
+        "unit_kind": routed["unit_kind"], "unit_code": routed["unit_code"],
+        "co_units": json.dumps(list(routed["co_units"])), "rule": routed["rule"],
+        "note": routed["note"], "near": bool(routed["near_boundary"]),
+        "compound": routed["compound_code"], "cell": routed["grid_cell_code"],
+        "division": routed["division_code"], "township": routed["township_code"],
         "dispatch_due": sla.dispatch_due(reported_at, settings), "x": lon, "y": lat,
         "source": "intake",
     }
@@ -172,7 +177,7 @@ def file_report(conn: Connection, principal: Principal, *, category_code: str, l
         "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :source)"), params)
     case = lifecycle.load(conn, code, county)
     lifecycle.record_event(conn, case, principal.username, "report", None, "received",
-                           routed.note, at=now)
+                           routed["note"], at=now)
     for data in photos:
         add_photo(conn, case, data, "report", principal.username)
     case["duplicates_offered"] = duplicates(conn, county, category["code"], lon, lat,
@@ -228,7 +233,7 @@ def settle_imported(conn: Connection, codes: list[str], counties: list[str],
                     settings: CaseSettings | None = None) -> int:
     """Route imported cases in bulk and set their deadlines from their recorded times; each
     gets an ``import`` event. Returns the number of cases settled."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     done = 0
     for county in counties:
         result = conn.execute(text(

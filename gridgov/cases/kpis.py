@@ -41,7 +41,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from gridgov.calendar import SHANGHAI
-from gridgov.settings import CaseSettings
+from gridgov.settings import CaseSettings, current
 
 LEVELS = {"unit": "c.unit_code", "compound": "c.compound_code", "community": "c.division_code",
           "township": "c.township_code", "county": None}
@@ -258,7 +258,7 @@ def case_kpis(engine: Engine, *, level: str = "unit", period: str = "month",
               settings: CaseSettings | None = None) -> pd.DataFrame:
     """One row per period and unit (or place) over the whole periods overlapping [start, end);
     rates as fractions, ranked within each period."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
     if period not in PERIODS:

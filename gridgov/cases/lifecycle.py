@@ -28,7 +28,7 @@ from gridgov.auth import Forbidden, Principal
 from gridgov.cases import sla
 from gridgov.errors import Conflict, InputError, NotFound, Problem, StateConflict
 from gridgov.jobs import notify
-from gridgov.settings import CaseSettings
+from gridgov.settings import CaseSettings, current
 
 STATUS_ZH = {"received": "已受理", "filed": "已立案", "dispatched": "已派遣", "signed": "处置中",
              "handled": "待核查", "closed": "已结案", "returned": "已退回", "suspended": "已挂起",
@@ -141,7 +141,7 @@ def move(conn: Connection, code: str, action: str, principal: Principal, *,
 
     ``unit`` (kind, code): dispatch to another unit than the routed one (改派); ``into``: the
     surviving case of a merge; ``satisfaction``: the reporter's rating, with approve."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise InputError([Problem("case", None, "action", f"{action!r} is not one of "

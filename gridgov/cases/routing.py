@@ -33,7 +33,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,17 @@ class Areas:
     # compound (index in compounds), start and end (day numbers), in rank order per compound
     assignments: pd.DataFrame
     orgs: dict  # org code -> name (the county's organizations, for overrides)
+    _columns: dict = field(default_factory=dict, repr=False)
+
+    def column(self, frame: str, column: str) -> np.ndarray:
+        """A column of one of the area frames as an object array, made once (routing one case
+        at intake picks ten of them; converting each again cost more than the search)."""
+        key = (frame, column)
+        if key not in self._columns:
+            values = getattr(self, frame)[column]
+            self._columns[key] = values.to_numpy(dtype=object) if len(values) else \
+                np.array([None], dtype=object)
+        return self._columns[key]
 
 
 def _frame(conn: Connection, sql: str, county: str, tr) -> tuple[pd.DataFrame, np.ndarray]:
@@ -175,6 +187,8 @@ def _segments(geoms: np.ndarray) -> np.ndarray:
 def _days(dates) -> np.ndarray:
     """Day numbers (days since 1970-01-01) of dates, naive datetimes or timestamps (a
     timezone-aware timestamp counts in its own zone)."""
+    if not isinstance(dates, pd.Series) and all(type(d) is dt.date for d in dates):
+        return np.array(dates, dtype="datetime64[D]").astype(np.int64)  # plain dates: no zone
     values = pd.Series(dates) if not isinstance(dates, pd.Series) else dates
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_localize(None)
@@ -192,6 +206,13 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     ``categories``: per point, the category name (for the explanation of an override).
     Columns: rule, unit_kind, unit_code, co_units (list), compound_code, grid_cell_code,
     division_code, township_code, near_boundary, note (Chinese)."""
+    return pd.DataFrame(routed(areas, lon, lat, dates, override_orgs, categories, boundary_m))
+
+
+def routed(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
+           boundary_m: float = 20.0) -> dict[str, np.ndarray]:
+    """:func:`route` as arrays, one per column: for one case at intake, where building the
+    frame would cost more than the routing."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     n = len(lon)
@@ -203,7 +224,7 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     ti = first_hit(areas.township_tree, points, x, y)
 
     def pick(frame, index, column):
-        values = frame[column].to_numpy(dtype=object) if len(frame) else np.array([None], object)
+        values = areas.column(frame, column)
         return np.where(index >= 0, values[np.maximum(index, 0)], None)
 
     rule = np.full(n, "manual", dtype=object)
@@ -212,9 +233,9 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     note = np.full(n, MANUAL_NOTE, dtype=object)
     # from the weakest rule to the strongest: each later rule overwrites where it applies
     for index, frame, this_rule, this_kind, unit_column in (
-            (ti, areas.townships, "township", "township", "code"),
-            (di, areas.divisions, "division", "division", "code"),
-            (gi, areas.cells, "grid_cell", "division", "community_code")):
+            (ti, "townships", "township", "township", "code"),
+            (di, "divisions", "division", "division", "code"),
+            (gi, "cells", "grid_cell", "division", "community_code")):
         hit = index >= 0
         rule[hit], kind[hit] = this_rule, this_kind
         unit[hit] = pick(frame, index, unit_column)[hit]
@@ -226,7 +247,7 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     unit[has_org] = lead[group[has_org]]
     note[has_org] = org_note[group[has_org]]
     co_units[has_org] = co[group[has_org]]
-    if override_orgs is not None:
+    if override_orgs is not None and pd.notna(np.asarray(override_orgs, dtype=object)).any():
         override = pd.Series(np.asarray(override_orgs, dtype=object), dtype=object)
         override = override.where(override.isin(list(areas.orgs)))  # not another county's
         mask = override.notna().to_numpy()
@@ -244,13 +265,13 @@ def route(areas: Areas, lon, lat, dates, override_orgs=None, categories=None,
     # one list per point (the compound's are shared by its points: read them, do not change them)
     empty = co_units == None  # noqa: E711  (elementwise)
     co_units[empty] = _NEW_LIST(np.zeros(int(empty.sum())))
-    return pd.DataFrame({
+    return {
         "rule": rule, "unit_kind": kind, "unit_code": unit, "co_units": co_units,
-        "compound_code": pick(areas.compounds, ci, "code"),
-        "grid_cell_code": pick(areas.cells, gi, "code"),
-        "division_code": pick(areas.divisions, di, "code"),
-        "township_code": pick(areas.townships, ti, "code"),
-        "near_boundary": near, "note": note})
+        "compound_code": pick("compounds", ci, "code"),
+        "grid_cell_code": pick("cells", gi, "code"),
+        "division_code": pick("divisions", di, "code"),
+        "township_code": pick("townships", ti, "code"),
+        "near_boundary": near, "note": note}
 
 
 def _ranked(assignments: pd.DataFrame, compounds: pd.DataFrame) -> pd.DataFrame:
@@ -289,7 +310,7 @@ def _organizations(areas: Areas, compound: np.ndarray, days: np.ndarray):
     keys, first, member = np.unique(compound[inside] * (len(changes) + 1) + period,
                                     return_index=True, return_inverse=True)
     lead, co, note = (np.full(len(keys), None, dtype=object) for _ in range(3))
-    names = areas.compounds["name"].to_numpy(dtype=object)
+    names = areas.column("compounds", "name")
     rows = np.searchsorted(ci, np.arange(len(names) + 1))  # each compound's assignments
     # each group ranked as its first point: the same answer holds for all of its points
     for g, i in enumerate(inside[first]):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 
 from gridgov.calendar import Calendar
-from gridgov.settings import CaseSettings
+from gridgov.settings import CaseSettings, current
 
 _CALENDAR: Calendar | None = None
 
@@ -37,13 +37,13 @@ def calendar() -> Calendar:
 
 
 def dispatch_due(reported_at: dt.datetime, settings: CaseSettings | None = None) -> dt.datetime:
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     return calendar().deadline(reported_at, settings.dispatch_hours, "working_hours")
 
 
 def sign_due(dispatched_at: dt.datetime, whistle: bool,
              settings: CaseSettings | None = None) -> dt.datetime:
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     if whistle:  # a department answers a whistle around the clock
         return calendar().deadline(dispatched_at, settings.whistle_sign_minutes / 60,
                                    "urgent_hours")
@@ -53,14 +53,14 @@ def sign_due(dispatched_at: dt.datetime, whistle: bool,
 def handle_deadlines(start: dt.datetime, limit: float, limit_type: str,
                      settings: CaseSettings | None = None) -> tuple[dt.datetime, dt.datetime]:
     """(handle_due, warn_at) for a handling clock starting at ``start``."""
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     cal = calendar()
     return (cal.deadline(start, limit, limit_type),
             cal.deadline(start, limit * settings.warning_fraction, limit_type))
 
 
 def check_due(handled_at: dt.datetime, settings: CaseSettings | None = None) -> dt.datetime:
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     return calendar().deadline(handled_at, settings.check_days, "working_days")
 
 

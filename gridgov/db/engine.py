@@ -7,12 +7,12 @@ from functools import lru_cache
 from sqlalchemy import Engine, create_engine, text
 
 from gridgov.errors import StoreUnavailable
-from gridgov.settings import DatabaseSettings, normalize_database_url
+from gridgov.settings import DatabaseSettings, normalize_database_url, current
 
 
 def make_engine(url: str | None = None, settings: DatabaseSettings | None = None) -> Engine:
     """A new engine for ``url`` (default: ``GRIDGOV_DATABASE_URL``)."""
-    settings = settings or DatabaseSettings()
+    settings = settings or current(DatabaseSettings)
     url = normalize_database_url(url, "url") if url else settings.database_url
     # JIT off: the analysis queries are short, and their cost estimates (set-returning functions,
     # geography distances) look big enough to trigger ~0.5 s of LLVM compilation for ~0.3 s of work.
@@ -41,7 +41,7 @@ def _cached_engine(url: str) -> Engine:
 
 def connect_engine(url: str | None = None) -> Engine:
     """A shared engine for ``url``, checked to answer (raises :class:`StoreUnavailable`)."""
-    url = url or DatabaseSettings().database_url
+    url = url or current(DatabaseSettings).database_url
     engine = _cached_engine(url)
     try:
         with engine.connect() as conn:

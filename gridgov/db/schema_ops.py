@@ -15,8 +15,8 @@ Three pieces, in the manner of Alembic's operation plugins:
 Example:
     >>> desired_triggers()["assignments"]
     {'version': None, 'audit': 'id'}
-    >>> sorted(function_files())[:2]
-    ['gridgov_append_only', 'gridgov_audit']
+    >>> sorted(function_files())[:3]
+    ['gridgov_append_only', 'gridgov_apply_versions', 'gridgov_audit']
 """
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ TRIGGERS = {
     # writes bump the table's data version (ETags, page caches, screen refresh)
     "version": "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} FOR EACH STATEMENT "
                "EXECUTE FUNCTION gridgov_bump_version()",
+    # at commit, the data versions of the tables the transaction wrote go up (constraint
+    # trigger, deferred; enabled always, so a commit in replica mode still applies them)
+    "apply_versions": "AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                      "EXECUTE FUNCTION gridgov_apply_versions()",
     # every written row goes to audit_log, named by the column {arg}
     "audit": "AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
              "EXECUTE FUNCTION gridgov_audit('{arg}')",
@@ -101,6 +105,8 @@ def desired_triggers(metadata=None) -> dict[str, dict]:
         want = {}
         if table.info.get("versioned"):
             want["version"] = None
+        if table.info.get("applies_versions"):
+            want["apply_versions"] = None
         if table.info.get("audit_key"):
             want["audit"] = table.info["audit_key"]
         if table.info.get("append_only"):
@@ -264,8 +270,12 @@ def _create_trigger(operations, op: CreateTriggerOp):
     if op.kind == "version":  # the table's counter exists before its first write
         operations.execute(f"INSERT INTO data_versions (table_name) VALUES ('{t}') "
                            "ON CONFLICT (table_name) DO NOTHING")
-    operations.execute(f"CREATE TRIGGER trg_{t}_{op.kind} "
-                       + TRIGGERS[op.kind].format(table=t, arg=op.arg))
+    spec = TRIGGERS[op.kind].format(table=t, arg=op.arg)
+    deferred = "DEFERRABLE" in spec  # only a constraint trigger can wait for the commit
+    operations.execute(f"CREATE {'CONSTRAINT ' if deferred else ''}TRIGGER trg_{t}_{op.kind} "
+                       + spec)
+    if deferred:
+        operations.execute(f"ALTER TABLE {t} ENABLE ALWAYS TRIGGER trg_{t}_{op.kind}")
 
 
 @Operations.implementation_for(DropTriggerOp)

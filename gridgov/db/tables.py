@@ -60,6 +60,19 @@ data_versions = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The tables a transaction in progress has written, noted by the version trigger and turned into
+# bumps of data_versions when it commits (gridgov_apply_versions, a deferred trigger): the hot
+# counter row is then locked for the commit alone. Unlogged: a row lives as long as its
+# transaction, and nothing of a transaction outlives a crash that it did not commit.
+data_version_pending = Table(
+    "data_version_pending",
+    metadata,
+    Column("xact", BigInteger, primary_key=True),
+    Column("table_name", Text, primary_key=True),
+    prefixes=["UNLOGGED"],
+    info={"applies_versions": True},
+)
+
 # What writes touched, per table, county and Beijing day of the layer's ``changes_by`` column
 # (statement triggers, gridgov_mark_changes): the periods a per-county summary must recompute.
 # A TRUNCATE marks county '*'. Whoever keeps a summary deletes the marks it has acted on.

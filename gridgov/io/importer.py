@@ -39,7 +39,7 @@ from gridgov.errors import InputError, Problem
 from gridgov.io.readers import RawLayer, list_sublayers, read_layer
 from gridgov.io.validate import Context, Prepared, prepare
 from gridgov.layers import LAYER_ORDER, get_layer
-from gridgov.settings import ImportSettings
+from gridgov.settings import ImportSettings, current
 
 BATCH = 1000
 PROGRESS_MIN_ROWS = 5000
@@ -78,7 +78,7 @@ def import_layer(engine: Engine, layer: str, path: str | Path, *, crs=None, dry_
                  settings: ImportSettings | None = None) -> ImportResult:
     """Validate ``path`` as ``layer`` and upsert it by key, in one transaction."""
     spec = get_layer(layer)
-    settings = settings or ImportSettings()
+    settings = settings or current(ImportSettings)
     raw = read_layer(path, sublayer or spec.name, settings)
     with _transaction(engine, dry_run) as conn:
         return _import_raw(conn, Context(conn), spec.name, raw, crs, dry_run, report_path,
@@ -112,7 +112,7 @@ def import_bundle(engine: Engine, path: str | Path, *, crs=None, dry_run: bool =
                   report_dir: str | Path | None = None,
                   settings: ImportSettings | None = None) -> list[ImportResult]:
     """Import every layer found in ``path`` in dependency order, all in one transaction."""
-    settings = settings or ImportSettings()
+    settings = settings or current(ImportSettings)
     files = bundle_files(path)
     results = []
     with _transaction(engine, dry_run) as conn:

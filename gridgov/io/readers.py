@@ -24,7 +24,7 @@ import pyogrio
 import shapely
 
 from gridgov.errors import InputError, Problem
-from gridgov.settings import ImportSettings
+from gridgov.settings import ImportSettings, current
 
 GIS_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp"}
 TABLE_SUFFIXES = {".csv", ".xlsx"}
@@ -84,7 +84,7 @@ def read_layer(path: str | Path, layer: str | None = None,
 
     ``allow_empty``: a layer with a header but no rows is returned, not refused (bundles may
     hold empty layers, e.g. an export of a county without roads)."""
-    settings = settings or ImportSettings()
+    settings = settings or current(ImportSettings)
     path = Path(path)
     file = str(path)
     if not path.exists():

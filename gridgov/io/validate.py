@@ -23,7 +23,7 @@ from gridgov.errors import Problem
 from gridgov.io.crs import normalize_crs, to_wgs84
 from gridgov.io.readers import RawLayer
 from gridgov.layers import LAYERS, Field, Layer
-from gridgov.settings import ImportSettings
+from gridgov.settings import ImportSettings, current
 
 CHINA = ZoneInfo("Asia/Shanghai")
 _TRUE = {"true", "t", "yes", "y", "1", "是", "√", "✓"}
@@ -275,7 +275,7 @@ def _derive_county(layer: Layer, rec: dict, ctx: Context) -> str | None:
 
 def prepare(raw: RawLayer, layer: Layer, ctx: Context, crs=None,
             settings: ImportSettings | None = None) -> Prepared:
-    settings = settings or ImportSettings()
+    settings = settings or current(ImportSettings)
     file = raw.file
     mapping, problems = map_columns(file, layer, raw.frame.columns)
     provided = set(mapping.values())

@@ -43,7 +43,7 @@ from sqlalchemy import Connection, text
 
 from gridgov.calendar import SHANGHAI
 from gridgov.jobs import channels, queue
-from gridgov.settings import CaseSettings, NotifySettings
+from gridgov.settings import CaseSettings, NotifySettings, current
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def message(kind: str, case: dict, audience: str, unit_name: str | None = None,
     notice carries their account (their channel needs it to find them) and no description."""
     from gridgov.cases.lifecycle import STATUS_ZH
 
-    settings = settings or CaseSettings()
+    settings = settings or current(CaseSettings)
     body = {
         "code": case["code"], "county_code": case["county_code"],
         "category_code": case.get("category_code"), "category_name": category,
@@ -173,7 +173,7 @@ def case_moved(conn: Connection, case: dict, action: str,
     kind = MOVES.get(action)
     if kind is None:
         return []
-    settings = settings or NotifySettings()
+    settings = settings or current(NotifySettings)
     if not settings.webhooks:
         return []
     return queue.defer(conn, queue.DELIVER, jobs_for(conn, kind, case, settings))
@@ -185,7 +185,7 @@ def sweep(conn: Connection, now: dt.datetime | None = None,
     handle_due, since ``now - lookback_hours``; each once. Returns the counts enqueued."""
     from gridgov.cases.lifecycle import CASE_COLUMNS
 
-    settings = settings or NotifySettings()
+    settings = settings or current(NotifySettings)
     counts = {"warning": 0, "overdue": 0}
     if not settings.webhooks:
         return counts
@@ -231,7 +231,7 @@ class Backoff(BaseRetryStrategy):
     def get_retry_decision(self, *, exception, job) -> RetryDecision | None:
         if isinstance(exception, channels.PermanentDeliveryError):
             return None
-        settings = NotifySettings()
+        settings = current(NotifySettings)
         if job.attempts + 1 >= settings.attempts:  # job.attempts: tries before this one
             return None
         wait = min(settings.backoff_s * settings.backoff_factor ** job.attempts,
@@ -243,7 +243,7 @@ class Backoff(BaseRetryStrategy):
 def deliver(context, subscription: str, message: dict, notice_key: str | None = None) -> None:
     """Send one notice through its subscription's channel; raise (and be retried) if it did not
     arrive. The channel is looked up now, so a corrected URL or secret serves the retries."""
-    settings = NotifySettings()
+    settings = current(NotifySettings)
     target = settings.webhooks.get(subscription)
     if target is None:
         raise channels.PermanentDeliveryError(

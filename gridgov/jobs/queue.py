@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from gridgov.errors import ConfigError, NotFound, StateConflict, StoreUnavailable
-from gridgov.settings import DatabaseSettings, NotifySettings, normalize_database_url
+from gridgov.settings import DatabaseSettings, normalize_database_url, NotifySettings, current
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def conninfo(url: str | None = None) -> str:
     ``GRIDGOV_DATABASE_URL``): same host, port, database, user, password and query options."""
     from psycopg.conninfo import make_conninfo
 
-    url = normalize_database_url(url, "url") if url else DatabaseSettings().database_url
+    url = normalize_database_url(url, "url") if url else current(DatabaseSettings).database_url
     parsed = make_url(url)
     params = {"host": parsed.host, "port": parsed.port, "dbname": parsed.database,
               "user": parsed.username, "password": parsed.password}
@@ -105,7 +105,7 @@ def schema_ready(conn: Connection) -> bool:
 def check_settings(settings: NotifySettings | None = None) -> list[str]:
     """Problems a worker would meet with these subscriptions (a webhook without a secret);
     raises :class:`ConfigError` for them. Returns warnings (no subscription at all)."""
-    settings = settings or NotifySettings()
+    settings = settings or current(NotifySettings)
     if not settings.webhooks:
         return ["GRIDGOV_NOTIFY_WEBHOOKS is empty: nothing will be notified"]
     unsigned = [key for key, target in settings.webhooks.items()
@@ -125,9 +125,9 @@ async def run_worker_async(url: str | None = None, *, wait: bool = True,
     ``wait=False``, until no job is ready to run."""
     from gridgov.jobs import notify  # noqa: F401  (registers the tasks)
 
-    settings = settings or NotifySettings()
+    settings = settings or current(NotifySettings)
     concurrency = concurrency or settings.concurrency
-    url = normalize_database_url(url, "url") if url else DatabaseSettings().database_url
+    url = normalize_database_url(url, "url") if url else current(DatabaseSettings).database_url
     with app.replace_connector(worker_connector(url, concurrency)) as worker_app:
         try:
             await worker_app.connector.open_async()

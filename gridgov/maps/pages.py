@@ -376,9 +376,9 @@ def overview_map(engine: Engine, opts: MapOptions = MapOptions(),
     else:
         payloads = {month: visits if visits is not None and visits["period"] == month
                     else trends_mod.month_status(engine, month)}
-    from gridgov.settings import ActivitySettings
+    from gridgov.settings import ActivitySettings, current
 
-    days = ActivitySettings().min_visit_days
+    days = current(ActivitySettings).min_visit_days
     trends_url = None if opts.standalone else (
         f"{opts.base_url}/maps/trends" + ("?theme=dark" if opts.theme == "dark" else ""))
     _panel(m, "kpi_panel.html.j2", k=k, v=payloads[month], months=months, month=month,
@@ -482,9 +482,9 @@ def org_map(engine: Engine, org_code: str, opts: MapOptions = MapOptions()) -> f
 def access_map(engine: Engine, opts: MapOptions = MapOptions()) -> folium.Map:
     """Practice-site access: 5/10/15-minute circles round each site, places by life circle."""
     opts = replace(opts, engine=engine)
-    from gridgov.settings import AnalysisSettings
+    from gridgov.settings import AnalysisSettings, current
 
-    s = AnalysisSettings()
+    s = current(AnalysisSettings)
     m = _map(opts, zoom=13)
     _outlines(m, engine, opts)
     with engine.connect() as conn:
