@@ -219,7 +219,9 @@ def refresh(engine: Engine, kind: str, wanted: list[Period], counties: list[str]
             {"k": kind, "c": counties, "p": list(need)}).all())
     todo = [(c, p._replace(hi=need[p.start])) for c in counties for p in wanted
             if (c, p.start) not in kept]
-    chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+    # at most _CHUNK a step, and never fewer than two steps: both cores work on a few
+    size = max(1, min(_CHUNK, -(-len(todo) // 2)))
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     # two at a time: PostgreSQL aggregates one chunk per core
     with ThreadPoolExecutor(max_workers=2) as pool:
         return sum(pool.map(lambda chunk: _store(engine, kind, chunk), chunks))
