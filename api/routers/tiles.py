@@ -38,10 +38,18 @@ async def tile(request: Request, layer: str, z: int = Path(ge=0, le=24),
                crs: Literal["wgs84", "gcj02"] = Query("wgs84", description=(
                    "gcj02: features shifted onto GCJ-02 basemaps such as Amap")),
                svc: TileService = Depends(tiles)):
-    etag = await run_in_threadpool(svc.etag, layer)
+    known = request.headers.get("if-none-match")
+
+    def answer() -> tuple[bytes | None, str]:
+        # one trip to the thread pool for the ETag and the tile (the hand-over cost more
+        # than a cached tile): None when the client's copy is current
+        etag = svc.etag(layer)
+        if known == etag:
+            return None, etag
+        return svc.tile(layer, z, x, y, etag, crs)
+
+    data, etag = await run_in_threadpool(answer)
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
-    if request.headers.get("if-none-match") == etag:
+    if data is None:
         return Response(status_code=304, headers=headers)
-    data, etag = await run_in_threadpool(svc.tile, layer, z, x, y, etag, crs)
-    headers["ETag"] = etag
     return Response(content=data, media_type=MVT_TYPE, headers=headers)
