@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float,
-                        ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, Table, Text,
-                        UniqueConstraint, func)
-from sqlalchemy.dialects.postgresql import JSONB
+                        ForeignKey, ForeignKeyConstraint, Identity, Index, Integer, MetaData,
+                        Table, Text, UniqueConstraint, func)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from gridgov.layers import LAYERS, METRIC_SRID, SRID  # noqa: F401  (SRIDs re-exported)
 
@@ -84,9 +84,15 @@ changed_days = Table(
     Column("day", Date, primary_key=True),
 )
 
-# Case KPIs per week and month, per county, level and unit or place (gridgov.cases.kpis): the
-# counts and close times of the cases due in a period, kept until a write marks the period's
-# county and day in changed_days, or (the period still running) until one more case falls due.
+# Case KPIs per week and month, per county and level (gridgov.cases.kpis): for each unit or
+# place (``keys``, '' where the cases have none, such as no compound), the counts and close
+# times of the cases due in the period, in parallel arrays: one row per (county, period,
+# level), so that a period computed again is written and read as five rows, not hundreds.
+# Kept until a write marks the period's county and day in changed_days, or (the period still
+# running) until one more case falls due. As rows:
+#   SELECT county_code, period, level, k.* FROM case_kpi_periods,
+#          unnest(keys, due, closed, closed_on_time, reworked, dispatched, dispatched_on_time,
+#                 returned, median_hours, p90_hours) AS k(key, due, closed, ...)
 case_kpi_periods = Table(
     "case_kpi_periods",
     metadata,
@@ -94,19 +100,17 @@ case_kpi_periods = Table(
     Column("period_kind", Text, primary_key=True),  # week or month
     Column("period", Date, primary_key=True),
     Column("level", Text, primary_key=True),
-    Column("key", Text, primary_key=True),  # '' where the cases have none (no compound)
-    Column("due", Integer, nullable=False),
-    Column("closed", Integer, nullable=False),
-    Column("closed_on_time", Integer, nullable=False),
-    Column("reworked", Integer, nullable=False),
-    Column("dispatched", Integer, nullable=False),
-    Column("dispatched_on_time", Integer, nullable=False),
-    Column("returned", Integer, nullable=False),
-    Column("median_hours", Float(53)),
-    Column("p90_hours", Float(53)),
+    Column("keys", ARRAY(Text), nullable=False),
+    Column("due", ARRAY(Integer), nullable=False),
+    Column("closed", ARRAY(Integer), nullable=False),
+    Column("closed_on_time", ARRAY(Integer), nullable=False),
+    Column("reworked", ARRAY(Integer), nullable=False),
+    Column("dispatched", ARRAY(Integer), nullable=False),
+    Column("dispatched_on_time", ARRAY(Integer), nullable=False),
+    Column("returned", ARRAY(Integer), nullable=False),
+    Column("median_hours", ARRAY(Float(53)), nullable=False),  # NULL where none closed
+    Column("p90_hours", ARRAY(Float(53)), nullable=False),
 )
-Index("ix_case_kpi_periods_read", case_kpi_periods.c.period_kind, case_kpi_periods.c.level,
-      case_kpi_periods.c.period)
 
 # Which (county, kind, period) case_kpi_periods holds (a period with no case due has no rows),
 # counting the cases due before ``through``: the period's end, or for the period still running
@@ -119,6 +123,9 @@ case_kpi_state = Table(
     Column("period", Date, primary_key=True),
     Column("through", DateTime(timezone=True), nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # new with every computing of the period (not with ``through`` moving on): a process that
+    # keeps the rows it read fetches again only the periods whose generation changed
+    Column("generation", BigInteger, Identity(), nullable=False),
 )
 
 # Coverage materialized per data version for the compounds' vector tiles (migration 0005).
