@@ -130,9 +130,8 @@ def synthetic_orders(engine, counties: list[str], n: int, seed: int, prefix: str
     status[odd < 0.02] = "rejected"
     status[(odd >= 0.02) & (odd < 0.035)] = "duplicate"
     never = status == "rejected"
-    return pd.DataFrame({
-        "code": prefix + "-" + pd.Series(code) + "-" + pd.Series(np.arange(n)).astype(str)
-        .str.zfill(7),
+    orders = pd.DataFrame({
+        "county": code,
         "category_code": np.array(categories, dtype=object)[rng.integers(0, len(categories), n)],
         "lon": x + shift[:, 0], "lat": y + shift[:, 1],
         "reported_at": reported,
@@ -145,6 +144,10 @@ def synthetic_orders(engine, counties: list[str], n: int, seed: int, prefix: str
         "rework_count": (rng.random(n) < 0.05).astype(np.int16),
         "return_count": (rng.random(n) < 0.03).astype(np.int16),
     }).sort_values("reported_at", kind="stable", ignore_index=True)
+    # numbered in the order taken, as the hotline numbers them
+    orders.insert(0, "code", prefix + "-" + orders.pop("county") + "-"
+                  + pd.Series(np.arange(n)).astype(str).str.zfill(7))
+    return orders
 
 
 # --- (a) the baseline and (b) ours: routing and storing a million orders --------------------------
