@@ -399,7 +399,7 @@ class _Read(NamedTuple):
 
 # What this process read last, per database, kind and level: a province's units over a year
 # are a quarter of a million rows, of which a day's writes change a few periods; those alone
-# are fetched again. Up to a million rows in all (about 150 MB), the least recently read
+# are fetched again. Up to a million rows in all (some 165 MB), the least recently read
 # dropped first.
 _READ: OrderedDict[tuple, _Read] = OrderedDict()
 _READ_ROWS = 1_000_000
