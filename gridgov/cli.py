@@ -536,7 +536,8 @@ def scenario_cmd(source: str = typer.Argument(..., help="a JSON file of changes,
 def worker_cmd(concurrency: Optional[int] = typer.Option(
         None, min=1, help="deliveries at once (default GRIDGOV_NOTIFY_CONCURRENCY or 4)")) -> None:
     """Run the job-queue worker: notifications to webhooks, retries, the minute sweep for
-    warnings and overdue cases (Ctrl-C or SIGTERM stops it after the jobs in hand)."""
+    warnings and overdue cases, the check-ins' nightly jobs and the case KPIs kept current each
+    minute (Ctrl-C or SIGTERM stops it after the jobs in hand)."""
     import logging
 
     from gridgov.jobs import queue
@@ -548,7 +549,7 @@ def worker_cmd(concurrency: Optional[int] = typer.Option(
         _engine()
         for warning in queue.check_settings():
             typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
-        typer.echo("notification worker running (gridgov.jobs)", err=True)
+        typer.echo("job worker running (gridgov.jobs: notices, check-ins, case KPIs)", err=True)
         queue.run_worker(concurrency=concurrency)
     except GridgovError as exc:
         _fail(exc)

@@ -376,6 +376,37 @@ def test_the_periodic_sweep_runs_in_the_worker_and_keeps_a_day_of_itself(zy, url
     assert {status for status, _ in left.values()} == {"succeeded"}
 
 
+def test_the_worker_keeps_the_case_kpis_of_every_county_current(zy, url):
+    """Each minute the worker computes what a read of the KPIs would compute first: every
+    county's weeks and months of the last year, so that no request pays for them."""
+    from gridgov.cases import kpis
+    from gridgov.jobs import kpis as kpi_jobs
+
+    crons = {name: p.cron for (name, _), p in queue.app.periodic_registry.periodic_tasks.items()}
+    assert crons[kpi_jobs.KEEP] == "* * * * *"
+    with zy.begin() as conn:
+        conn.execute(text("DELETE FROM case_kpi_periods; DELETE FROM case_kpi_state"))
+        queue.defer(conn, kpi_jobs.KEEP, [{"timestamp": int(time.time())}],
+                    queue=kpi_jobs.QUEUE)
+    before = dt.datetime.now(dt.timezone.utc)
+    asyncio.run(asyncio.wait_for(queue.run_worker_async(
+        url, wait=False, queues=[kpi_jobs.QUEUE], install_signal_handlers=False), timeout=120))
+    after = dt.datetime.now(dt.timezone.utc)
+    with zy.connect() as conn:
+        kept = dict(conn.execute(text(
+            "SELECT period_kind, count(*) FROM case_kpi_state GROUP BY 1")).all())
+        counties = conn.execute(text("SELECT count(*) FROM counties")).scalar()
+        runs = conn.execute(text("SELECT status::text FROM procrastinate_jobs WHERE task_name "
+                                 "= :t"), {"t": kpi_jobs.KEEP}).scalars().all()
+    assert runs and set(runs) == {"succeeded"}
+    for kind in kpis.PERIODS:  # (a period may begin while the job runs)
+        assert kept[kind] in {counties * len(kpis._wanted(kind, None, None, at))
+                              for at in (before, after)}, kind
+    with zy.connect() as conn:  # and a read finds them: the unit level of a county, kept
+        assert conn.execute(text("SELECT count(*) FROM case_kpi_periods WHERE level = 'unit' "
+                                 "AND period_kind = 'month'")).scalar() > 0
+
+
 # --- the schema -------------------------------------------------------------------------------
 
 def test_the_queue_schema_is_migrated_apart_from_alembic_and_comes_off_cleanly(empty_url):

@@ -455,6 +455,32 @@ def _kept(engine: Engine, kind: str, level: str, starts: list[dt.date],
     return rows[np.isin(rows["pair"].to_numpy(), wanted)].reset_index(drop=True)
 
 
+def keep(engine: Engine, now: dt.datetime | None = None) -> int:
+    """Bring the kept KPIs of every county up to date, weeks and months of the last year (what
+    ``case_kpis`` computes first when asked with no dates); returns the number of (county,
+    period) computed. The worker runs it every minute (gridgov.jobs.kpis), so that reads find
+    the periods computed, and a province's first year (some 10 s for 3 million cases) is
+    computed there and not in a request."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    counties = _counties(engine)
+    return sum(refresh(engine, kind, _wanted(kind, None, None, now), counties, now)
+               for kind in PERIODS)
+
+
+def _wanted(kind: str, start: dt.date | None, end: dt.date | None, now: dt.datetime
+            ) -> list[Period]:
+    """The periods of ``kind`` overlapping [start, end) that have begun by ``now``; by default
+    up to today (Beijing time) and over the 366 days before."""
+    end = end or now.astimezone(SHANGHAI).date() + dt.timedelta(days=1)
+    start = start or end - dt.timedelta(days=366)
+    return [p for p in periods(kind, start, end) if p.lo <= now]  # nothing due later
+
+
+def _counties(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT code FROM counties ORDER BY code")).scalars().all()
+
+
 def case_kpis(engine: Engine, *, level: str = "unit", period: str = "month",
               start: dt.date | None = None, end: dt.date | None = None,
               counties: list[str] | None = None,
@@ -467,13 +493,8 @@ def case_kpis(engine: Engine, *, level: str = "unit", period: str = "month",
     if period not in PERIODS:
         raise ValueError("period must be week or month")
     now = dt.datetime.now(dt.timezone.utc)
-    end = end or now.astimezone(SHANGHAI).date() + dt.timedelta(days=1)
-    start = start or end - dt.timedelta(days=366)
-    wanted = [p for p in periods(period, start, end) if p.lo <= now]  # nothing due later
-    with engine.connect() as conn:
-        every = counties or conn.execute(text("SELECT code FROM counties ORDER BY code")
-                                         ).scalars().all()
-    refresh(engine, period, wanted, list(every), now)
+    wanted = _wanted(period, start, end, now)
+    refresh(engine, period, wanted, counties or _counties(engine), now)
     frame = _kept(engine, period, level, [p.start for p in wanted], counties)
     with engine.connect() as conn:
         names = dict(conn.execute(text(" UNION ALL ".join(

@@ -59,18 +59,12 @@ def close_open_days(conn: Connection, through: dt.date) -> dict[str, int]:
     return closed
 
 
-def _engine(context):
-    from gridgov.db import connect_engine
-
-    return connect_engine(context.additional_context.get("database_url"))
-
-
 @queue.app.periodic(cron=AUTO_CHECKOUT_CRON, periodic_id="auto_checkout")
 @queue.app.task(name=AUTO_CHECKOUT, queue=QUEUE, queueing_lock=AUTO_CHECKOUT, pass_context=True)
 def auto_checkout_task(context, timestamp: int) -> None:
     """23:59 Beijing time: close the day's open check-ins (and any missed day's)."""
     at = dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
-    with _engine(context).begin() as conn:
+    with queue.engine_of(context).begin() as conn:
         close_open_days(conn, days_to_close(at))
 
 
@@ -80,4 +74,5 @@ def retention_task(context, timestamp: int) -> None:
     """Daily: the retention job as of the scheduled time."""
     from gridgov.activity import retention
 
-    retention.run(_engine(context), now=dt.datetime.fromtimestamp(timestamp, dt.timezone.utc))
+    retention.run(queue.engine_of(context),
+                  now=dt.datetime.fromtimestamp(timestamp, dt.timezone.utc))

@@ -261,18 +261,12 @@ def deliver(context, subscription: str, message: dict, notice_key: str | None = 
                 pass_context=True)
 def sweep_task(context, timestamp: int) -> None:
     """Every minute: :func:`sweep` on the worker's database."""
-    from gridgov.db import connect_engine
-
-    engine = connect_engine(context.additional_context.get("database_url"))
-    with engine.begin() as conn:
+    with queue.engine_of(context).begin() as conn:
         sweep(conn)
-        # the sweeps themselves need no memory: keep a day of them (1,440 rows)
-        conn.execute(text(
-            "DELETE FROM procrastinate_jobs WHERE queue_name = :q AND task_name = :t "
-            "AND status = 'succeeded' AND (args->>'timestamp')::bigint < :cutoff"),
-            {"q": queue.SWEEP_QUEUE, "t": queue.SWEEP, "cutoff": timestamp - 86400})
+        queue.prune(conn, queue.SWEEP_QUEUE, queue.SWEEP, timestamp - 86400)
 
 
-# the check-ins' periodic jobs (auto check-out at 23:59, retention) register with the worker's
-# import path too
+# the check-ins' periodic jobs (auto check-out at 23:59, retention) and the case KPIs' register
+# with the worker's import path too
 from gridgov.jobs import activity as _activity  # noqa: E402,F401
+from gridgov.jobs import kpis as _kpis  # noqa: E402,F401

@@ -73,6 +73,22 @@ def worker_connector(url: str | None = None,
         kwargs={"application_name": "gridgov-worker"})
 
 
+def engine_of(context) -> Engine:
+    """The SQLAlchemy engine on the database of the worker running a task (``pass_context``)."""
+    from gridgov.db import connect_engine
+
+    return connect_engine(context.additional_context.get("database_url"))
+
+
+def prune(conn: Connection, queue: str, task: str, before: int) -> None:
+    """Delete the succeeded runs of the periodic ``task`` scheduled before ``before`` (a Unix
+    time): a run every minute needs no memory beyond a day's 1,440 rows."""
+    conn.execute(text(
+        "DELETE FROM procrastinate_jobs WHERE queue_name = :q AND task_name = :t "
+        "AND status = 'succeeded' AND (args->>'timestamp')::bigint < :cutoff"),
+        {"q": queue, "t": task, "cutoff": before})
+
+
 _DEFER_MANAGER: pmanager.JobManager | None = None
 
 
