@@ -149,7 +149,9 @@ def route_and_store(engine: Engine, orders: pd.DataFrame, settings: CaseSettings
                     rules.update(routed["routing_rule"].value_counts().to_dict())
                     for column in ("compound_code", "grid_cell_code", "division_code",
                                    "township_code"):
-                        referenced.setdefault(column, set()).update(rows[column].dropna())
+                        # (the distinct codes: iterating pandas' string array is slow)
+                        referenced.setdefault(column, set()).update(
+                            rows[column].dropna().unique())
                     days.update((code, day) for day in pd.to_datetime(
                         due["handle_due"], utc=True).dt.tz_convert(SHANGHAI).dt.date.dropna()
                         .unique())
@@ -167,7 +169,8 @@ def route_and_store(engine: Engine, orders: pd.DataFrame, settings: CaseSettings
                     exc.diag.message_detail or "") + " (duplicate key)")]) from None
             cases = cursor.rowcount
             laps("copy cases")
-        referenced.update(category_code=set(frame["category_code"]), county_code=set(counties))
+        referenced.update(category_code=set(frame["category_code"].unique()),
+                          county_code=set(counties))
         if in_bulk:
             check_references(conn, referenced)
             laps("check references")
